@@ -1,0 +1,56 @@
+# keel -- PGXS build.  `make && make install` builds keel.so and every extension's
+# install script; `make demo` / `make test` are the README's two commands.
+#
+# Every extension is a control file in control/ plus a directory of SQL sources in
+# src/sql/<extension>/ that is concatenated (in file-name order) into
+# build/sql/<extension>--<version>.sql.  Upgrade scripts live in src/sql/upgrades/.
+
+PG_CONFIG ?= pg_config
+
+EXTENSION_CONTROLS := $(sort $(wildcard control/*.control))
+EXTENSIONS         := $(basename $(notdir $(EXTENSION_CONTROLS)))
+ext_version         = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" control/$(1).control)
+INSTALL_SCRIPTS    := $(foreach e,$(EXTENSIONS),build/sql/$(e)--$(call ext_version,$(e)).sql)
+UPGRADE_SCRIPTS    := $(sort $(wildcard src/sql/upgrades/*.sql))
+
+MODULE_big = keel
+SRCS      := $(sort $(shell find src -name '*.cpp'))
+OBJS      := $(SRCS:.cpp=.o)
+PGFILEDESC = "keel - schema, triggers, partitions, audit chain and field encryption"
+
+# Control files live in control/, so PGXS is told where everything goes.
+MODULEDIR  = extension
+DATA       = $(EXTENSION_CONTROLS) $(UPGRADE_SCRIPTS)
+DATA_built = $(INSTALL_SCRIPTS)
+EXTRA_CLEAN = build src/**/*.o
+
+# No bitcode: JIT inlining of keel's functions buys nothing and needs clang++.
+override with_llvm := no
+
+PG_CXXFLAGS = -std=c++17 -fvisibility=hidden -fvisibility-inlines-hidden -Wall -Wextra \
+              -Wno-missing-field-initializers -Wno-unused-parameter -Wno-register -Werror=return-type
+PG_CPPFLAGS = -Isrc
+SHLIB_LINK += -lstdc++ -lcrypto -largon2
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Server headers are not ours: -isystem keeps their warnings out of our build.
+override CPPFLAGS := $(patsubst -I$(includedir_server),-isystem $(includedir_server),$(CPPFLAGS))
+
+build/sql/%.sql: $(EXTENSION_CONTROLS) $(shell find src/sql -name '*.sql')
+	@mkdir -p $(dir $@)
+	@ext=$$(echo $(notdir $@) | sed 's/--.*//'); \
+	{ echo "-- $(notdir $@): generated from src/sql/$$ext/ by make; do not edit."; \
+	  printf '%s\n' "\\echo Use \"CREATE EXTENSION $$ext\" to load this file. \\quit"; \
+	  for f in $$(ls src/sql/$$ext/*.sql | sort); do echo; echo "-- ---- $$f"; cat $$f; done; } > $@
+
+all: $(INSTALL_SCRIPTS)
+
+.PHONY: demo test unit deps
+demo:
+	@tools/demo.sh
+test:
+	@tools/test.sh
+deps:
+	@tools/deps.sh

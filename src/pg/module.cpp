@@ -1,0 +1,14 @@
+// Module entry: the magic block and _PG_init.  Per-backend state is created here,
+// never by static constructors (they would run at dlopen, maybe in the postmaster).
+#include "bridge/pg.hpp"
+#include "pg/gucs.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+PGDLLEXPORT void _PG_init(void);
+
+void _PG_init(void) {
+    keel::pg::RegisterGucs();
+}
+}
