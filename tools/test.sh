@@ -65,6 +65,7 @@ run_ctest() {  # label build-dir cmake-args...
     local out total failed
     out="$(cd "$dir" && ctest --output-on-failure -j"$(nproc)" 2>&1)"
     printf '%s\n' "$out" | grep -E 'tests passed|\*\*\*Failed|Failed  |Exception' | sed 's/^/    /'
+    if printf '%s\n' "$out" | grep -q 'No tests were found'; then note "no tests"; return; fi
     total="$(printf '%s\n' "$out" | sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p')"
     failed="$(printf '%s\n' "$out" | sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p')"
     if [ -z "$total" ]; then printf '%s\n' "$out" | tail -30; count "$label" 0 1; return; fi
