@@ -137,14 +137,14 @@ if want tap; then
     for t in test/t/*.pl; do
         [ -e "$t" ] || continue
         tdir="$WORK/out/tap/$(basename "$t" .pl)"; mkdir -p "$tdir"; chown -R "$KEEL_OS_USER" "$WORK/out/tap"
-        if as_pg env PATH="$BIN:$PATH" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
-            TESTDATADIR="$tdir" TESTLOGDIR="$tdir/log" PG_CONFIG="$BIN/pg_config" \
+        if (cd "$tdir" && as_pg env PATH="$BIN:$PATH" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+            TESTDIR="$tdir" PG_CONFIG="$BIN/pg_config" \
             KEEL_SRC="$WORK/src" KEEL_MASTER_KEY="$WORK/keys/master.key" \
-            prove -I "$PGXS_DIR/src/test/perl" "$WORK/src/$t" >"$tdir/prove.log" 2>&1; then
+            prove -I "$PGXS_DIR/src/test/perl" "$WORK/src/$t" >"$tdir/prove.log" 2>&1); then
             ok=$((ok + 1)); note "ok     $(basename "$t")"
         else
             bad=$((bad + 1)); note "FAILED $(basename "$t")"; tail -40 "$tdir/prove.log"
-            tail -30 "$tdir"/log/*.log 2>/dev/null
+            tail -30 "$tdir"/tmp_check/log/*.log 2>/dev/null
         fi
     done
     count "TAP tests" "$ok" "$bad"
