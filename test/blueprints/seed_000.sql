@@ -1,4 +1,5 @@
--- Reference DDL: the SQL blocks of ../shared/seeds/000_c0ce7e6b68ac06f5.txt, verbatim, in order.
+-- Reference DDL: the SQL blocks of ../shared/seeds/000_c0ce7e6b68ac06f5.txt, verbatim, in order; blocks that are not DDL are commented out,
+-- and every edit needed to run it on stock PostgreSQL 15 is marked "keel-test:".
 -- ---- block 1
 -- ## 表: users (用户信�) ##
 -- �储使用 CodeRunner �务的用户信�。

@@ -1,4 +1,5 @@
--- Reference DDL: the SQL blocks of ../shared/seeds/001_fd5be219458f1906.txt, verbatim, in order.
+-- Reference DDL: the SQL blocks of ../shared/seeds/001_fd5be219458f1906.txt, verbatim, in order; blocks that are not DDL are commented out,
+-- and every edit needed to run it on stock PostgreSQL 15 is marked "keel-test:".
 -- ---- block 1
 -- Users table
 CREATE TABLE users (
@@ -144,7 +145,7 @@ CREATE TABLE ai_memory (
     memory_type VARCHAR(20) NOT NULL, -- session, project, global
     key VARCHAR(255) NOT NULL,
     value JSONB NOT NULL,
-    embedding VECTOR(1536), -- For semantic search
+    embedding real[], -- keel-test: seed says VECTOR(1536); pgvector is not installed here
     importance_score FLOAT DEFAULT 0.5,
     access_count INTEGER DEFAULT 0,
     last_accessed_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
@@ -272,7 +273,7 @@ CREATE INDEX idx_sandboxes_status ON sandboxes(status);
 CREATE INDEX idx_fs_entries_sandbox_path ON fs_entries(sandbox_id, path);
 CREATE INDEX idx_command_executions_sandbox_user ON command_executions(sandbox_id, user_id);
 CREATE INDEX idx_ai_conversations_user_sandbox ON ai_conversations(user_id, sandbox_id);
-CREATE INDEX idx_ai_memory_embedding ON ai_memory USING ivfflat (embedding vector_cosine_ops);
+-- keel-test: needs pgvector: CREATE INDEX idx_ai_memory_embedding ON ai_memory USING ivfflat (embedding vector_cosine_ops);
 CREATE INDEX idx_audit_logs_user_action ON audit_logs(user_id, action);
 CREATE INDEX idx_file_versions_fs_entry ON file_versions(fs_entry_id);
 -- ---- block 10
@@ -308,23 +309,24 @@ LEFT JOIN (
     GROUP BY sandbox_id
 ) fs ON s.id = fs.sandbox_id
 GROUP BY u.id, u.username;
--- ---- block 11
--- Clean up old sessions
-DELETE FROM user_sessions WHERE expires_at < NOW() - INTERVAL '7 days';
+-- ---- block 11 (not DDL: kept for the record)
+-- -- Clean up old sessions
+-- DELETE FROM user_sessions WHERE expires_at < NOW() - INTERVAL '7 days';
+--
+-- -- Archive old command executions
+-- UPDATE command_executions 
+-- SET archived = true 
+-- WHERE created_at < NOW() - INTERVAL '90 days';
+--
+-- -- Clean up expired AI memory
+-- DELETE FROM ai_memory WHERE expires_at IS NOT NULL AND expires_at < NOW();
+--
+-- -- Remove old file versions (keep last 50 per file)
+-- WITH ranked_versions AS (
+--     SELECT id, ROW_NUMBER() OVER (PARTITION BY fs_entry_id ORDER BY created_at DESC) as rn
+--     FROM file_versions
+-- )
+-- DELETE FROM file_versions WHERE id IN (
+--     SELECT id FROM ranked_versions WHERE rn > 50
+-- );
 
--- Archive old command executions
-UPDATE command_executions 
-SET archived = true 
-WHERE created_at < NOW() - INTERVAL '90 days';
-
--- Clean up expired AI memory
-DELETE FROM ai_memory WHERE expires_at IS NOT NULL AND expires_at < NOW();
-
--- Remove old file versions (keep last 50 per file)
-WITH ranked_versions AS (
-    SELECT id, ROW_NUMBER() OVER (PARTITION BY fs_entry_id ORDER BY created_at DESC) as rn
-    FROM file_versions
-)
-DELETE FROM file_versions WHERE id IN (
-    SELECT id FROM ranked_versions WHERE rn > 50
-);

@@ -1,4 +1,5 @@
--- Reference DDL: the SQL blocks of ../shared/seeds/002_8b8aaed544e1f5cc.txt, verbatim, in order.
+-- Reference DDL: the SQL blocks of ../shared/seeds/002_8b8aaed544e1f5cc.txt, verbatim, in order; blocks that are not DDL are commented out,
+-- and every edit needed to run it on stock PostgreSQL 15 is marked "keel-test:".
 -- ---- block 1
 CREATE TABLE users (
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -77,12 +78,14 @@ CREATE TABLE call_logs (
 CREATE INDEX idx_call_logs_agent ON call_logs(agent_id);
 CREATE INDEX idx_call_logs_user ON call_logs(user_id);
 CREATE INDEX idx_call_logs_created ON call_logs(created_at);
--- ---- block 6
-CREATE EXTENSION IF NOT EXISTS "pgcrypto";
--- ---- block 7
--- 正确顺序
-1. users
-2. agents (references users)
-3. api_keys (references users)
-4. quotas (references users)
-5. call_logs (references agents, users, api_keys)
+-- ---- block 6 (not DDL: kept for the record)
+-- CREATE EXTENSION IF NOT EXISTS "pgcrypto";
+
+-- ---- block 7 (not DDL: kept for the record)
+-- -- 正确顺序
+-- 1. users
+-- 2. agents (references users)
+-- 3. api_keys (references users)
+-- 4. quotas (references users)
+-- 5. call_logs (references agents, users, api_keys)
+

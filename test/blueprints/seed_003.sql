@@ -1,4 +1,5 @@
--- Reference DDL: the SQL blocks of ../shared/seeds/003_f30492a7c44bdc9e.txt, verbatim, in order.
+-- Reference DDL: the SQL blocks of ../shared/seeds/003_f30492a7c44bdc9e.txt, verbatim, in order; blocks that are not DDL are commented out,
+-- and every edit needed to run it on stock PostgreSQL 15 is marked "keel-test:".
 -- ---- block 1
 -- 用户表
 CREATE TABLE users (

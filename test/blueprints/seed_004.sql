@@ -1,4 +1,5 @@
--- Reference DDL: the SQL blocks of ../shared/seeds/004_647a6c7ef2e0feb5.txt, verbatim, in order.
+-- Reference DDL: the SQL blocks of ../shared/seeds/004_647a6c7ef2e0feb5.txt, verbatim, in order; blocks that are not DDL are commented out,
+-- and every edit needed to run it on stock PostgreSQL 15 is marked "keel-test:".
 -- ---- block 1
 CREATE TABLE users (
     -- 主键
@@ -112,19 +113,22 @@ COMMENT ON TABLE sessions IS '会�容器表（绑定用户�人格）';
 COMMENT ON COLUMN sessions.message_count IS '消�数�（冗余�段，�� COUNT 查询）';
 COMMENT ON COLUMN sessions.deleted_at IS '软删除时间戳（NULL = 未删除）';
 COMMENT ON COLUMN sessions.session_metadata IS 'JSONB 扩展：标��摘��置顶�';
--- ---- block 3
--- 查询 1: 用户的活跃会�列表（按最�消�时间��）
--- 使用索引: idx_sessions_user_last_message
-SELECT * FROM sessions
-WHERE user_id = $1 AND deleted_at IS NULL
-ORDER BY last_message_at DESC NULLS LAST
-LIMIT 20;
+-- ---- block 3 (not DDL: kept for the record)
+-- -- 查询 1: 用户的活跃会�列表（按最�消�时间��）
+-- -- 使用索引: idx_sessions_user_last_message
+-- SELECT * FROM sessions
+-- WHERE user_id = $1 AND deleted_at IS NULL
+-- ORDER BY last_message_at DESC NULLS LAST
+-- LIMIT 20;
+--
+-- -- 查询 2: 统计用户会�数
+-- -- 使用索引: idx_sessions_user_id
+-- SELECT COUNT(*) FROM sessions
+-- WHERE user_id = $1 AND deleted_at IS NULL;
 
--- 查询 2: 统计用户会�数
--- 使用索引: idx_sessions_user_id
-SELECT COUNT(*) FROM sessions
-WHERE user_id = $1 AND deleted_at IS NULL;
 -- ---- block 4
+-- keel-test: the seed assumes a text search configuration named chinese.
+CREATE TEXT SEARCH CONFIGURATION chinese (COPY = simple);
 CREATE TABLE messages (
     -- 主键
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -165,37 +169,39 @@ COMMENT ON TABLE messages IS '对�消�表（��消�关�会�和用�
 COMMENT ON COLUMN messages.content IS '消�内容（TEXT，支�长文本）';
 COMMENT ON COLUMN messages.message_metadata IS 'JSONB 元数�：token_count, model, tool_calls, latency_ms, voice �';
 COMMENT ON COLUMN messages.deleted_at IS '软删除时间戳（新�）';
--- ---- block 5
--- 当 messages 表超过 1000 万行时，按月分区
-CREATE TABLE messages (
-    ...
-) PARTITION BY RANGE (created_at);
+-- ---- block 5 (not DDL: kept for the record)
+-- -- 当 messages 表超过 1000 万行时，按月分区
+-- CREATE TABLE messages (
+--     ...
+-- ) PARTITION BY RANGE (created_at);
+--
+-- -- 创建分区
+-- CREATE TABLE messages_2026_02 PARTITION OF messages
+--     FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
+--
+-- CREATE TABLE messages_2026_03 PARTITION OF messages
+--     FOR VALUES FROM ('2026-03-01') TO ('2026-04-01');
+--
+-- -- 自动创建分区（PostgreSQL 14+）
+-- CREATE EXTENSION IF NOT EXISTS pg_partman;
 
--- 创建分区
-CREATE TABLE messages_2026_02 PARTITION OF messages
-    FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
+-- ---- block 6 (not DDL: kept for the record)
+-- -- 查询 1: 会�的消���（最常�）
+-- -- 使用索引: idx_messages_session_id
+-- SELECT * FROM messages
+-- WHERE session_id = $1 AND deleted_at IS NULL
+-- ORDER BY created_at ASC
+-- LIMIT 100;
+--
+-- -- 查询 2: 全文�索（用户�索��消�）
+-- -- 使用索引: idx_messages_content_fts
+-- SELECT * FROM messages
+-- WHERE to_tsvector('chinese', content) @@ to_tsquery('chinese', $1)
+--   AND user_id = $2
+--   AND deleted_at IS NULL
+-- ORDER BY created_at DESC
+-- LIMIT 20;
 
-CREATE TABLE messages_2026_03 PARTITION OF messages
-    FOR VALUES FROM ('2026-03-01') TO ('2026-04-01');
-
--- 自动创建分区（PostgreSQL 14+）
-CREATE EXTENSION IF NOT EXISTS pg_partman;
--- ---- block 6
--- 查询 1: 会�的消���（最常�）
--- 使用索引: idx_messages_session_id
-SELECT * FROM messages
-WHERE session_id = $1 AND deleted_at IS NULL
-ORDER BY created_at ASC
-LIMIT 100;
-
--- 查询 2: 全文�索（用户�索��消�）
--- 使用索引: idx_messages_content_fts
-SELECT * FROM messages
-WHERE to_tsvector('chinese', content) @@ to_tsquery('chinese', $1)
-  AND user_id = $2
-  AND deleted_at IS NULL
-ORDER BY created_at DESC
-LIMIT 20;
 -- ---- block 7
 CREATE TABLE audit_events (
     -- 主键
@@ -256,58 +262,60 @@ CREATE INDEX idx_audit_events_payload_gin ON audit_events USING GIN (payload);
 COMMENT ON TABLE audit_events IS '审计事件表（按月分区，�留 6 个月）';
 COMMENT ON COLUMN audit_events.previous_hash IS '审计链：上一�事件的 SHA256 hash';
 COMMENT ON COLUMN audit_events.signature IS 'HMAC ��（防篡改）';
--- ---- block 8
--- 自动创建未�分区（�月执行）
-DO $$
-DECLARE
-    partition_date DATE;
-    partition_name TEXT;
-    start_date TEXT;
-    end_date TEXT;
-BEGIN
-    FOR i IN 1..3 LOOP
-        partition_date := DATE_TRUNC('month', CURRENT_DATE + INTERVAL '1 month' * i);
-        partition_name := 'audit_events_' || TO_CHAR(partition_date, 'YYYY_MM');
-        start_date := TO_CHAR(partition_date, 'YYYY-MM-DD');
-        end_date := TO_CHAR(partition_date + INTERVAL '1 month', 'YYYY-MM-DD');
-        
-        EXECUTE format(
-            'CREATE TABLE IF NOT EXISTS %I PARTITION OF audit_events FOR VALUES FROM (%L) TO (%L)',
-            partition_name, start_date, end_date
-        );
-    END LOOP;
-END $$;
+-- ---- block 8 (not DDL: kept for the record)
+-- -- 自动创建未�分区（�月执行）
+-- DO $$
+-- DECLARE
+--     partition_date DATE;
+--     partition_name TEXT;
+--     start_date TEXT;
+--     end_date TEXT;
+-- BEGIN
+--     FOR i IN 1..3 LOOP
+--         partition_date := DATE_TRUNC('month', CURRENT_DATE + INTERVAL '1 month' * i);
+--         partition_name := 'audit_events_' || TO_CHAR(partition_date, 'YYYY_MM');
+--         start_date := TO_CHAR(partition_date, 'YYYY-MM-DD');
+--         end_date := TO_CHAR(partition_date + INTERVAL '1 month', 'YYYY-MM-DD');
+--         
+--         EXECUTE format(
+--             'CREATE TABLE IF NOT EXISTS %I PARTITION OF audit_events FOR VALUES FROM (%L) TO (%L)',
+--             partition_name, start_date, end_date
+--         );
+--     END LOOP;
+-- END $$;
+--
+-- -- 自动删除旧分区（�留 6 个月）
+-- DO $$
+-- DECLARE
+--     partition_name TEXT;
+-- BEGIN
+--     FOR partition_name IN
+--         SELECT tablename FROM pg_tables
+--         WHERE schemaname = 'public'
+--           AND tablename LIKE 'audit_events_%'
+--           AND tablename < 'audit_events_' || TO_CHAR(CURRENT_DATE - INTERVAL '6 months', 'YYYY_MM')
+--     LOOP
+--         EXECUTE 'DROP TABLE IF EXISTS ' || partition_name;
+--     END LOOP;
+-- END $$;
 
--- 自动删除旧分区（�留 6 个月）
-DO $$
-DECLARE
-    partition_name TEXT;
-BEGIN
-    FOR partition_name IN
-        SELECT tablename FROM pg_tables
-        WHERE schemaname = 'public'
-          AND tablename LIKE 'audit_events_%'
-          AND tablename < 'audit_events_' || TO_CHAR(CURRENT_DATE - INTERVAL '6 months', 'YYYY_MM')
-    LOOP
-        EXECUTE 'DROP TABLE IF EXISTS ' || partition_name;
-    END LOOP;
-END $$;
--- ---- block 9
--- 查询 1: 查询用户近 7 天的审计事件
--- 使用索引: idx_audit_events_user_id
--- 分区剪�: �扫�当月分区
-SELECT * FROM audit_events
-WHERE user_id = $1
-  AND created_at >= CURRENT_DATE - INTERVAL '7 days'
-ORDER BY created_at DESC
-LIMIT 100;
+-- ---- block 9 (not DDL: kept for the record)
+-- -- 查询 1: 查询用户近 7 天的审计事件
+-- -- 使用索引: idx_audit_events_user_id
+-- -- 分区剪�: �扫�当月分区
+-- SELECT * FROM audit_events
+-- WHERE user_id = $1
+--   AND created_at >= CURRENT_DATE - INTERVAL '7 days'
+-- ORDER BY created_at DESC
+-- LIMIT 100;
+--
+-- -- 查询 2: 查询错误/关键事件
+-- -- 使用索引: idx_audit_events_event_level
+-- SELECT * FROM audit_events
+-- WHERE event_level IN ('error', 'critical')
+--   AND created_at >= CURRENT_DATE - INTERVAL '1 day'
+-- ORDER BY created_at DESC;
 
--- 查询 2: 查询错误/关键事件
--- 使用索引: idx_audit_events_event_level
-SELECT * FROM audit_events
-WHERE event_level IN ('error', 'critical')
-  AND created_at >= CURRENT_DATE - INTERVAL '1 day'
-ORDER BY created_at DESC;
 -- ---- block 10
 CREATE TABLE personalities (
     -- 主键
@@ -393,32 +401,33 @@ CREATE INDEX idx_api_keys_expires_at ON api_keys(expires_at) WHERE expires_at IS
 COMMENT ON TABLE api_keys IS 'API 密钥管�表（支�多密钥����制）';
 COMMENT ON COLUMN api_keys.key_hash IS 'SHA256 hash（��储�文）';
 COMMENT ON COLUMN api_keys.scopes IS 'JSONB ��范围数组';
--- ---- block 12
--- 安装 pg_stat_statements 扩展
-CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+-- ---- block 12 (not DDL: kept for the record)
+-- -- 安装 pg_stat_statements 扩展
+-- CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+--
+-- -- 查询最慢的 10 个查询
+-- SELECT
+--     query,
+--     calls,
+--     total_exec_time,
+--     mean_exec_time,
+--     max_exec_time
+-- FROM pg_stat_statements
+-- ORDER BY mean_exec_time DESC
+-- LIMIT 10;
+--
+-- -- 查询缺失索引（需� pg_stat_statements）
+-- SELECT
+--     schemaname,
+--     tablename,
+--     attname,
+--     n_distinct,
+--     correlation
+-- FROM pg_stats
+-- WHERE schemaname = 'public'
+--   AND tablename IN ('users', 'sessions', 'messages', 'audit_events')
+-- ORDER BY correlation DESC;
 
--- 查询最慢的 10 个查询
-SELECT
-    query,
-    calls,
-    total_exec_time,
-    mean_exec_time,
-    max_exec_time
-FROM pg_stat_statements
-ORDER BY mean_exec_time DESC
-LIMIT 10;
-
--- 查询缺失索引（需� pg_stat_statements）
-SELECT
-    schemaname,
-    tablename,
-    attname,
-    n_distinct,
-    correlation
-FROM pg_stats
-WHERE schemaname = 'public'
-  AND tablename IN ('users', 'sessions', 'messages', 'audit_events')
-ORDER BY correlation DESC;
 -- ---- block 13
 -- 自动 VACUUM �置
 ALTER TABLE messages SET (
@@ -426,96 +435,100 @@ ALTER TABLE messages SET (
     autovacuum_analyze_scale_factor = 0.02
 );
 
+-- keel-test: VACUUM is not DDL:
 -- 手动 VACUUM（维护窗�）
-VACUUM ANALYZE messages;
-VACUUM ANALYZE audit_events;
--- ---- block 14
--- backend/migrations/001_init_schema.sql
+-- VACUUM ANALYZE messages;
+-- VACUUM ANALYZE audit_events;
+-- ---- block 14 (not DDL: kept for the record)
+-- -- backend/migrations/001_init_schema.sql
+--
+-- BEGIN;
+--
+-- -- 创建扩展
+-- CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
+-- CREATE EXTENSION IF NOT EXISTS "pg_trgm";  -- 模糊�索
+-- CREATE EXTENSION IF NOT EXISTS "pg_stat_statements";
+--
+-- -- 创建表（按�赖顺�）
+-- \i 001_create_users.sql
+-- \i 002_create_sessions.sql
+-- \i 003_create_messages.sql
+-- \i 004_create_audit_events.sql
+-- \i 005_create_personalities.sql
+-- \i 006_create_api_keys.sql
+--
+-- -- 创建索引
+-- \i 010_create_indexes.sql
+--
+-- -- �入�始数�
+-- \i 020_seed_data.sql
+--
+-- COMMIT;
 
-BEGIN;
+-- ---- block 15 (not DDL: kept for the record)
+-- -- backend/migrations/020_seed_data.sql
+--
+-- BEGIN;
+--
+-- -- �入默认管�员
+-- INSERT INTO users (id, username, email, password_hash, role, status)
+-- VALUES (
+--     'a0b1c2d3-e4f5-6789-abcd-ef1234567890'::UUID,
+--     'admin',
+--     'admin@cozyengine.local',
+--     '$2b$12$...',  -- bcrypt hash of "changeme"
+--     'admin',
+--     'active'
+-- );
+--
+-- -- �入默认人格�置
+-- INSERT INTO personalities (id, name, description, config, created_by)
+-- VALUES (
+--     'assistant-v1',
+--     'Default Assistant',
+--     'Default conversational assistant',
+--     '{
+--         "system_prompt": "You are a helpful assistant.",
+--         "model": "gpt-4",
+--         "allowed_tools": ["search", "calculator"],
+--         "voice_strategy": {"enabled": true, "voice": "alloy"},
+--         "memory_strategy": {"enabled": true, "max_memories": 100}
+--     }'::JSONB,
+--     'a0b1c2d3-e4f5-6789-abcd-ef1234567890'::UUID
+-- );
+--
+-- COMMIT;
 
--- 创建扩展
-CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
-CREATE EXTENSION IF NOT EXISTS "pg_trgm";  -- 模糊�索
-CREATE EXTENSION IF NOT EXISTS "pg_stat_statements";
+-- ---- block 16 (not DDL: kept for the record)
+-- -- 表大�监�
+-- SELECT
+--     schemaname,
+--     tablename,
+--     pg_size_pretty(pg_total_relation_size(schemaname||'.'||tablename)) AS size,
+--     pg_total_relation_size(schemaname||'.'||tablename) AS size_bytes
+-- FROM pg_tables
+-- WHERE schemaname = 'public'
+-- ORDER BY size_bytes DESC;
+--
+-- -- 索引使用�
+-- SELECT
+--     schemaname,
+--     tablename,
+--     indexname,
+--     idx_scan,
+--     idx_tup_read,
+--     idx_tup_fetch
+-- FROM pg_stat_user_indexes
+-- WHERE schemaname = 'public'
+-- ORDER BY idx_scan ASC;
+--
+-- -- 未使用的索引（idx_scan = 0）
+-- SELECT
+--     schemaname,
+--     tablename,
+--     indexname
+-- FROM pg_stat_user_indexes
+-- WHERE schemaname = 'public'
+--   AND idx_scan = 0
+--   AND indexrelname NOT LIKE '%_pkey';
 
--- 创建表（按�赖顺�）
-\i 001_create_users.sql
-\i 002_create_sessions.sql
-\i 003_create_messages.sql
-\i 004_create_audit_events.sql
-\i 005_create_personalities.sql
-\i 006_create_api_keys.sql
-
--- 创建索引
-\i 010_create_indexes.sql
-
--- �入�始数�
-\i 020_seed_data.sql
-
-COMMIT;
--- ---- block 15
--- backend/migrations/020_seed_data.sql
-
-BEGIN;
-
--- �入默认管�员
-INSERT INTO users (id, username, email, password_hash, role, status)
-VALUES (
-    'a0b1c2d3-e4f5-6789-abcd-ef1234567890'::UUID,
-    'admin',
-    'admin@cozyengine.local',
-    '$2b$12$...',  -- bcrypt hash of "changeme"
-    'admin',
-    'active'
-);
-
--- �入默认人格�置
-INSERT INTO personalities (id, name, description, config, created_by)
-VALUES (
-    'assistant-v1',
-    'Default Assistant',
-    'Default conversational assistant',
-    '{
-        "system_prompt": "You are a helpful assistant.",
-        "model": "gpt-4",
-        "allowed_tools": ["search", "calculator"],
-        "voice_strategy": {"enabled": true, "voice": "alloy"},
-        "memory_strategy": {"enabled": true, "max_memories": 100}
-    }'::JSONB,
-    'a0b1c2d3-e4f5-6789-abcd-ef1234567890'::UUID
-);
-
-COMMIT;
--- ---- block 16
--- 表大�监�
-SELECT
-    schemaname,
-    tablename,
-    pg_size_pretty(pg_total_relation_size(schemaname||'.'||tablename)) AS size,
-    pg_total_relation_size(schemaname||'.'||tablename) AS size_bytes
-FROM pg_tables
-WHERE schemaname = 'public'
-ORDER BY size_bytes DESC;
-
--- 索引使用�
-SELECT
-    schemaname,
-    tablename,
-    indexname,
-    idx_scan,
-    idx_tup_read,
-    idx_tup_fetch
-FROM pg_stat_user_indexes
-WHERE schemaname = 'public'
-ORDER BY idx_scan ASC;
-
--- 未使用的索引（idx_scan = 0）
-SELECT
-    schemaname,
-    tablename,
-    indexname
-FROM pg_stat_user_indexes
-WHERE schemaname = 'public'
-  AND idx_scan = 0
-  AND indexrelname NOT LIKE '%_pkey';
