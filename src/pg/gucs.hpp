@@ -5,4 +5,12 @@ namespace keel::pg {
 // Registers every keel.* setting (one function, alphabetical, see gucs.cpp).
 void RegisterGucs();
 
+// The settings' variables (plain data owned by the GUC machinery), alphabetical.
+namespace guc {
+extern bool allow_blueprint_drop;
+extern char* blueprint_drop_state;
+extern char* master_key_command;
+extern char* master_key_file;
+}  // namespace guc
+
 }  // namespace keel::pg
