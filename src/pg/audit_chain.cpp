@@ -31,9 +31,11 @@ extern "C" {
 #include "partitioning/partdesc.h"
 #include "storage/proc.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
+#include "utils/acl.h"
 #include "utils/uuid.h"
 }
 
@@ -60,7 +62,6 @@ struct HeadCacheEntry {
 HeadCacheEntry g_heads[kCacheSlots];
 int g_next_slot = 0;
 uint64 g_subabort_epoch = 0;
-bool g_callback_registered = false;
 
 void SubXactCallback(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
     if (event == SUBXACT_EVENT_ABORT_SUB)
@@ -140,11 +141,16 @@ Datum ByteaDatum(const uint8* data, size_t len) {
     return PointerGetDatum(b);
 }
 
+void LinkRelation(Oid* relid, Oid* index, IndexInfo** info);
+
 void InsertLink(int32 chain_id, int32 sub, uint64 pos, const chain::Hash& digest,
                 const chain::Hash& link, const chain::Hash& sig, uint32 key_id,
                 uint32 key_version) {
-    Relation rel = table_open(KeelRelid("audit_link"), RowExclusiveLock);
-    Relation idx = index_open(RelationGetPrimaryKeyIndex(rel), RowExclusiveLock);
+    Oid relid, index;
+    IndexInfo* info;
+    LinkRelation(&relid, &index, &info);
+    Relation rel = table_open(relid, RowExclusiveLock);
+    Relation idx = index_open(index, RowExclusiveLock);
     Datum values[8] = {Int32GetDatum(chain_id),
                        Int32GetDatum(sub),
                        Int64GetDatum(static_cast<int64>(pos)),
@@ -156,7 +162,6 @@ void InsertLink(int32 chain_id, int32 sub, uint64 pos, const chain::Hash& digest
     bool nulls[8] = {};
     HeapTuple tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
     simple_heap_insert(rel, tup);
-    IndexInfo* info = BuildIndexInfo(idx);
     bool inulls[3] = {};
     (void)index_insert(idx, values, inulls, &tup->t_self, rel, UNIQUE_CHECK_YES, false, info);
     index_close(idx, RowExclusiveLock);
@@ -164,22 +169,6 @@ void InsertLink(int32 chain_id, int32 sub, uint64 pos, const chain::Hash& digest
 }
 
 // ---------------------------------------------------------------- append trigger
-
-struct AppendPlan {
-    Oid trigger_oid;
-    Oid relid;
-    ChainConfig cfg;
-    RowPlan* rows;
-    AttrNumber hash_attnum;
-    AttrNumber sig_attnum;
-    Oid hash_type;
-    uint32 key_id;
-    uint32 key_version;
-    chain::Sha256* sha;
-    chain::HmacSha256* hmac;
-    MemoryContext row_cxt;
-    RawField* fields;
-};
 
 [[noreturn]] void ProtocolError(const char* fn, const char* what, const char* how) {
     core::Throw(core::ErrorKind::kTriggerProtocol, std::string(fn) + " " + what,
@@ -199,59 +188,152 @@ AttrNumber ChainColumn(TupleDesc desc, Relation rel, const char* name, Oid* type
     return static_cast<AttrNumber>(attnum);
 }
 
-AppendPlan* GetAppendPlan(FunctionCallInfo fcinfo, TriggerData* td) {
-    auto* plan = static_cast<AppendPlan*>(fcinfo->flinfo->fn_extra);
-    Relation rel = td->tg_relation;
-    if (plan != nullptr && plan->trigger_oid == td->tg_trigger->tgoid &&
-        plan->relid == RelationGetRelid(rel)) {
-        return plan;
+// Per-backend cache of what a chained relation needs per row, so a one-row INSERT
+// costs no SPI, no catalog lookups and no OpenSSL set-up.  Chain configuration never
+// changes after enable_audit_chain() (a chain id is never reused), so entries are
+// dropped only by a relcache invalidation of the relation (ALTER TABLE, DROP, trigger
+// changes) or of everything.  Each entry owns a memory context; its C++ objects die
+// with it (bridge::NewOwnedBy).
+struct AppendPlan {
+    bool valid;
+    Oid relid;
+    int32 chain_id;
+    ChainConfig cfg;
+    RowPlan* rows;
+    AttrNumber hash_attnum;
+    AttrNumber sig_attnum;
+    RawField* fields;
+    MemoryContext cxt;
+    MemoryContext row_cxt;
+    chain::Sha256* sha;
+    // The HMAC context of the key version last used (re-checked once per transaction).
+    uint32 key_id;
+    uint32 key_version;
+    LocalTransactionId key_checked_lxid;
+    chain::HmacSha256* hmac;
+    MemoryContext key_cxt;
+};
+
+constexpr int kPlanSlots = 16;
+AppendPlan g_plans[kPlanSlots];
+int g_next_plan = 0;
+bool g_relcache_callback = false;
+Oid g_link_relid = InvalidOid;
+Oid g_link_index = InvalidOid;
+IndexInfo* g_link_index_info = nullptr;
+
+void DropPlan(AppendPlan& p) {
+    if (p.valid && p.cxt != nullptr)
+        MemoryContextDelete(p.cxt);
+    p = AppendPlan{};
+}
+
+void RelcacheCallback(Datum, Oid relid) {
+    for (AppendPlan& p : g_plans) {
+        if (p.valid && (relid == InvalidOid || relid == p.relid))
+            DropPlan(p);
     }
+    if (relid == InvalidOid || relid == g_link_relid) {
+        g_link_relid = g_link_index = InvalidOid;
+        g_link_index_info = nullptr;  // lives in TopMemoryContext: a few bytes, rarely
+    }
+}
+
+void EnsureCallbacks() {
+    if (g_relcache_callback)
+        return;
+    CacheRegisterRelcacheCallback(RelcacheCallback, PointerGetDatum(nullptr));
+    RegisterSubXactCallback(SubXactCallback, nullptr);
+    g_relcache_callback = true;
+}
+
+void LinkRelation(Oid* relid, Oid* index, IndexInfo** info) {
+    if (!OidIsValid(g_link_relid)) {
+        Oid r = KeelRelid("audit_link");
+        Relation rel = table_open(r, AccessShareLock);
+        Oid i = RelationGetPrimaryKeyIndex(rel);
+        Relation idx = index_open(i, AccessShareLock);
+        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+        g_link_index_info = BuildIndexInfo(idx);
+        MemoryContextSwitchTo(old);
+        index_close(idx, AccessShareLock);
+        table_close(rel, AccessShareLock);
+        g_link_relid = r;
+        g_link_index = i;
+    }
+    *relid = g_link_relid;
+    *index = g_link_index;
+    *info = g_link_index_info;
+}
+
+// The active HMAC key of the chain, as an OpenSSL context (rebuilt when the version changes).
+void RefreshKey(AppendPlan* p) {
+    if (p->hmac != nullptr && p->key_checked_lxid == MyProc->lxid)
+        return;
+    KeyBytes key;
+    ActiveHmacKey(p->cfg.key_name, &key);
+    if (p->hmac == nullptr || key.key_id != p->key_id || key.version != p->key_version) {
+        if (p->key_cxt != nullptr)
+            MemoryContextDelete(p->key_cxt);
+        p->hmac = nullptr;
+        p->key_cxt = AllocSetContextCreate(p->cxt, "keel audit key", ALLOCSET_SMALL_SIZES);
+        try {
+            p->hmac =
+                bridge::NewOwnedBy<chain::HmacSha256>(p->key_cxt, key.bytes, sizeof key.bytes);
+        } catch (...) {
+            OPENSSL_cleanse(key.bytes, sizeof key.bytes);
+            throw;
+        }
+        p->key_id = key.key_id;
+        p->key_version = key.version;
+    }
+    OPENSSL_cleanse(key.bytes, sizeof key.bytes);
+    p->key_checked_lxid = MyProc->lxid;
+}
+
+AppendPlan* GetAppendPlan(TriggerData* td) {
+    Relation rel = td->tg_relation;
+    Oid relid = RelationGetRelid(rel);
+    EnsureCallbacks();
     if (td->tg_trigger->tgnargs != 1) {
         ProtocolError("keel.audit_chain_append()", "takes exactly one argument (the chain id)",
                       "BEFORE INSERT FOR EACH ROW by keel.enable_audit_chain()");
     }
+    const char* arg = td->tg_trigger->tgargs[0];
     char* end = nullptr;
-    long chain_id = strtol(td->tg_trigger->tgargs[0], &end, 10);
-    if (end == td->tg_trigger->tgargs[0] || *end != '\0' || chain_id <= 0 ||
-        chain_id > PG_INT32_MAX) {
+    long chain_id = strtol(arg, &end, 10);
+    if (end == arg || *end != '\0' || chain_id <= 0 || chain_id > PG_INT32_MAX) {
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("invalid audit chain id \"%s\"", td->tg_trigger->tgargs[0])));
+                        errmsg("invalid audit chain id \"%s\"", arg)));
     }
-    MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
-    plan = static_cast<AppendPlan*>(MemoryContextAllocZero(mcxt, sizeof(AppendPlan)));
-    LoadChainConfig(static_cast<int32>(chain_id), &plan->cfg);
+    for (AppendPlan& p : g_plans) {
+        if (p.valid && p.relid == relid && p.chain_id == chain_id) {
+            RefreshKey(&p);
+            return &p;
+        }
+    }
+    AppendPlan& p = g_plans[g_next_plan];
+    g_next_plan = (g_next_plan + 1) % kPlanSlots;
+    DropPlan(p);
+    p.cxt = AllocSetContextCreate(TopMemoryContext, "keel audit chain plan", ALLOCSET_SMALL_SIZES);
+    p.valid = true;  // from here on DropPlan frees the context, also after an error below
+    p.relid = relid;
+    p.chain_id = -1;  // not usable until complete
+    LoadChainConfig(static_cast<int32>(chain_id), &p.cfg);
     TupleDesc desc = RelationGetDescr(rel);
-    plan->rows = BuildRowPlan(desc, RelationGetRelid(rel), plan->cfg, mcxt);
-    if (plan->cfg.has_columns) {
-        Oid sig_type;
-        plan->hash_attnum =
-            ChainColumn(desc, rel, NameStr(plan->cfg.hash_column), &plan->hash_type);
-        plan->sig_attnum = ChainColumn(desc, rel, NameStr(plan->cfg.signature_column), &sig_type);
+    p.rows = BuildRowPlan(desc, relid, p.cfg, p.cxt);
+    if (p.cfg.has_columns) {
+        Oid type;
+        p.hash_attnum = ChainColumn(desc, rel, NameStr(p.cfg.hash_column), &type);
+        p.sig_attnum = ChainColumn(desc, rel, NameStr(p.cfg.signature_column), &type);
     }
-    plan->fields = static_cast<RawField*>(
-        MemoryContextAllocZero(mcxt, sizeof(RawField) * (plan->rows->ncols + 1)));
-    plan->row_cxt = AllocSetContextCreate(mcxt, "keel audit row", ALLOCSET_SMALL_SIZES);
-
-    KeyBytes key;
-    ActiveHmacKey(plan->cfg.key_name, &key);
-    plan->key_id = key.key_id;
-    plan->key_version = key.version;
-    plan->sha = bridge::NewOwnedBy<chain::Sha256>(mcxt);
-    try {
-        plan->hmac = bridge::NewOwnedBy<chain::HmacSha256>(mcxt, key.bytes, sizeof key.bytes);
-    } catch (...) {
-        OPENSSL_cleanse(key.bytes, sizeof key.bytes);
-        throw;
-    }
-    OPENSSL_cleanse(key.bytes, sizeof key.bytes);
-    plan->trigger_oid = td->tg_trigger->tgoid;
-    plan->relid = RelationGetRelid(rel);
-    if (!g_callback_registered) {
-        RegisterSubXactCallback(SubXactCallback, nullptr);
-        g_callback_registered = true;
-    }
-    fcinfo->flinfo->fn_extra = plan;
-    return plan;
+    p.fields = static_cast<RawField*>(
+        MemoryContextAllocZero(p.cxt, sizeof(RawField) * (p.rows->ncols + 1)));
+    p.row_cxt = AllocSetContextCreate(p.cxt, "keel audit row", ALLOCSET_SMALL_SIZES);
+    p.sha = bridge::NewOwnedBy<chain::Sha256>(p.cxt);
+    RefreshKey(&p);
+    p.chain_id = static_cast<int32>(chain_id);
+    return &p;
 }
 
 Datum HexTextDatum(const chain::Hash& h) {
@@ -280,7 +362,7 @@ KEEL_FUNCTION(keel_audit_chain_append) {
         ProtocolError(fn, "must be fired BEFORE INSERT FOR EACH ROW",
                       "BEFORE INSERT FOR EACH ROW by keel.enable_audit_chain()");
     }
-    AppendPlan* plan = GetAppendPlan(fcinfo, td);
+    AppendPlan* plan = GetAppendPlan(td);
     TupleDesc desc = RelationGetDescr(td->tg_relation);
     HeapTuple tuple = td->tg_trigtuple;
 
@@ -517,7 +599,7 @@ chain::HmacSha256& Verifier::Key(uint32 key_id, uint32 version) {
     if (it != keys_.end())
         return *it->second;
     KeyBytes key;
-    bridge::PgCall([&] { HmacKeyVersion(key_id, version, &key); });
+    HmacKeyVersion(key_id, version, &key);
     std::unique_ptr<chain::HmacSha256> mac;
     try {
         mac = std::make_unique<chain::HmacSha256>(key.bytes, sizeof key.bytes);
@@ -861,6 +943,40 @@ void Verifier::Run(const chain::Digest* digest) {
     });
 }
 
+// The chain of a table named by the user: checks SELECT privilege (verification
+// reads every row) and finds the chain id in the table's keel trigger.
+int32 ResolveChain(Oid relid, const char* fn) {
+    Relation rel = table_open(relid, AccessShareLock);
+    AclResult acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+    if (acl != ACLCHECK_OK) {
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied for table %s", RelationGetRelationName(rel)),
+                        errdetail("%s reads every row of the table.", fn)));
+    }
+    if (rel->rd_rel->relispartition) {
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+             errmsg("\"%s\" is a partition of a chained table", RelationGetRelationName(rel)),
+             errhint("Call %s on the partitioned table: the chain spans all its partitions.", fn)));
+    }
+    int32 chain_id = 0;
+    TriggerDesc* trig = rel->trigdesc;
+    for (int i = 0; trig != nullptr && i < trig->numtriggers; i++) {
+        Trigger* t = &trig->triggers[i];
+        if (strcmp(t->tgname, "zz_keel_audit_chain") == 0 && t->tgnargs == 1) {
+            chain_id = pg_strtoint32(t->tgargs[0]);
+        }
+    }
+    if (chain_id <= 0) {
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                        errmsg("table \"%s\" has no audit chain", RelationGetRelationName(rel)),
+                        errhint("Call keel.enable_audit_chain() on it first.")));
+    }
+    table_close(rel, NoLock);
+    return chain_id;
+}
+
 // Digest checks before the pass: signature, chain identity, shape.
 chain::Digest CheckDigest(const char* text, const ChainConfig& cfg, Oid relid) {
     chain::Digest d = chain::ParseDigest(text).ValueOrThrow();
@@ -875,7 +991,7 @@ chain::Digest CheckDigest(const char* text, const ChainConfig& cfg, Oid relid) {
                         std::to_string(cfg.sub_chains) + ".");
     }
     KeyBytes key;
-    bridge::PgCall([&] { HmacKeyVersion(d.key_id, d.key_version, &key); });
+    HmacKeyVersion(d.key_id, d.key_version, &key);
     chain::Hash mac;
     {
         std::string body = chain::DigestBody(d);
@@ -894,18 +1010,18 @@ chain::Digest CheckDigest(const char* text, const ChainConfig& cfg, Oid relid) {
 }  // namespace
 }  // namespace keel::pg::audit
 
-KEEL_FUNCTION(keel_audit_verify) {
-    if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) {
-        keel::core::Throw(keel::core::ErrorKind::kNullValue, "table must not be NULL");
+KEEL_FUNCTION(keel_verify_audit_chain) {
+    if (PG_ARGISNULL(0)) {
+        keel::core::Throw(keel::core::ErrorKind::kNullValue,
+                          "keel.verify_audit_chain: tbl must not be NULL");
     }
     Oid relid = PG_GETARG_OID(0);
-    int32 chain_id = PG_GETARG_INT32(1);
+    int32 chain_id = ResolveChain(relid, "keel.verify_audit_chain()");
     ChainConfig cfg;
-    keel::bridge::PgCall([&] { LoadChainConfig(chain_id, &cfg); });
+    LoadChainConfig(chain_id, &cfg);
+    char* digest_text = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
     std::unique_ptr<keel::core::chain::Digest> digest;
-    if (!PG_ARGISNULL(2)) {
-        char* digest_text =
-            keel::bridge::PgCall([&] { return text_to_cstring(PG_GETARG_TEXT_PP(2)); });
+    if (digest_text != nullptr) {
         digest = std::make_unique<keel::core::chain::Digest>(CheckDigest(digest_text, cfg, relid));
     }
     int64 rows;
@@ -948,48 +1064,31 @@ KEEL_FUNCTION(keel_audit_verify) {
 
 // ---------------------------------------------------------------- digest
 
-KEEL_FUNCTION(keel_audit_digest) {
-    if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) {
-        keel::core::Throw(keel::core::ErrorKind::kNullValue, "table must not be NULL");
+KEEL_FUNCTION(keel_audit_chain_digest) {
+    if (PG_ARGISNULL(0)) {
+        keel::core::Throw(keel::core::ErrorKind::kNullValue,
+                          "keel.audit_chain_digest: tbl must not be NULL");
     }
     Oid relid = PG_GETARG_OID(0);
-    int32 chain_id = PG_GETARG_INT32(1);
+    int32 chain_id = ResolveChain(relid, "keel.audit_chain_digest()");
     ChainConfig cfg;
-    keel::bridge::PgCall([&] { LoadChainConfig(chain_id, &cfg); });
-    keel::core::chain::Digest d;
-    d.system_identifier = GetSystemIdentifier();
-    d.database_oid = MyDatabaseId;
-    memcpy(d.chain_salt, cfg.salt, sizeof d.chain_salt);
-    const char* qualified = keel::bridge::PgCall([&] {
-        Datum t = DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid));
-        return static_cast<const char*>(DatumGetCString(t));
-    });
-    d.table_name = qualified;
-    d.made_at_unix_us = GetCurrentTimestamp() +
-                        (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC;
-    bool have_inc = keel::bridge::PgCall([&] {
-        bool found = false;
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "keel: SPI_connect failed");
-        if (SPI_execute(
-                "SELECT incarnation FROM keel.database_incarnation ORDER BY created_at LIMIT 1",
-                true, 1) == SPI_OK_SELECT &&
-            SPI_processed == 1) {
-            bool isnull;
-            Datum u = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-            if (!isnull) {
-                memcpy(d.incarnation, DatumGetUUIDP(u)->data, sizeof d.incarnation);
-                found = true;
-            }
-        }
-        SPI_finish();
-        return found;
-    });
-    if (!have_inc) {
+    LoadChainConfig(chain_id, &cfg);
+    uint8 incarnation[16];
+    if (!ReadIncarnation(incarnation)) {
         keel::core::Throw(
             keel::core::ErrorKind::kConfigError, "keel.database_incarnation is empty",
             "The digest names the database incarnation, which CREATE EXTENSION records.");
     }
+    const char* qualified =
+        DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid)));
+    keel::core::chain::Digest d;
+    memcpy(d.incarnation, incarnation, sizeof d.incarnation);
+    d.system_identifier = GetSystemIdentifier();
+    d.database_oid = MyDatabaseId;
+    memcpy(d.chain_salt, cfg.salt, sizeof d.chain_salt);
+    d.table_name = qualified;
+    d.made_at_unix_us = GetCurrentTimestamp() +
+                        (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC;
     for (int32 s = 0; s < cfg.sub_chains; s++) {
         keel::core::chain::DigestHead h;
         h.sub = static_cast<uint32>(s);
@@ -1008,7 +1107,7 @@ KEEL_FUNCTION(keel_audit_digest) {
         d.heads.push_back(h);
     }
     KeyBytes key;
-    keel::bridge::PgCall([&] { ActiveHmacKey(cfg.key_name, &key); });
+    ActiveHmacKey(cfg.key_name, &key);
     d.key_id = key.key_id;
     d.key_version = key.version;
     {

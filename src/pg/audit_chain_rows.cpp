@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "bridge/guard.hpp"
+#include "pg/keystore.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -253,40 +254,53 @@ Oid KeelRelid(const char* name) {
 
 void LoadChainConfig(int32 chain_id, ChainConfig* out) {
     memset(out, 0, sizeof *out);
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "keel: SPI_connect failed");
-    Oid argtypes[1] = {INT4OID};
-    Datum args[1] = {Int32GetDatum(chain_id)};
-    int rc = SPI_execute_with_args(
-        "SELECT sub_chains, salt, hash_column, signature_column, key_name "
-        "FROM keel.audit_chain WHERE chain_id = $1",
-        1, argtypes, args, nullptr, true, 1);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "keel: reading keel.audit_chain failed");
-    if (SPI_processed != 1) {
+    // Read directly (no SPI): inserting roles need no privilege on keel.audit_chain.
+    Relation rel = table_open(KeelRelid("audit_chain"), AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(chain_id));
+    SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 1, &key);
+    HeapTuple tup = systable_getnext(scan);
+    if (tup == nullptr) {
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
                         errmsg("audit chain %d does not exist", chain_id),
                         errhint("Attach the chain with keel.enable_audit_chain().")));
     }
-    HeapTuple tup = SPI_tuptable->vals[0];
-    TupleDesc desc = SPI_tuptable->tupdesc;
+    // chain_id, table_name, hash_column, signature_column, key_name, sub_chains, salt, enabled_at
+    TupleDesc desc = RelationGetDescr(rel);
     bool isnull;
     out->chain_id = chain_id;
-    out->sub_chains = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
-    bytea* salt = DatumGetByteaPP(SPI_getbinval(tup, desc, 2, &isnull));
-    if (VARSIZE_ANY_EXHDR(salt) != chain::kSaltBytes)
-        elog(ERROR, "keel: bad chain salt");
-    memcpy(out->salt, VARDATA_ANY(salt), chain::kSaltBytes);
-    Datum h = SPI_getbinval(tup, desc, 3, &isnull);
+    Datum h = heap_getattr(tup, 3, desc, &isnull);
     out->has_columns = !isnull;
     if (!isnull) {
         namestrcpy(&out->hash_column, NameStr(*DatumGetName(h)));
         namestrcpy(&out->signature_column,
-                   NameStr(*DatumGetName(SPI_getbinval(tup, desc, 4, &isnull))));
+                   NameStr(*DatumGetName(heap_getattr(tup, 4, desc, &isnull))));
     }
-    char* key = TextDatumGetCString(SPI_getbinval(tup, desc, 5, &isnull));
-    strlcpy(out->key_name, key, sizeof out->key_name);
-    SPI_finish();
+    text* key_name = DatumGetTextPP(heap_getattr(tup, 5, desc, &isnull));
+    text_to_cstring_buffer(key_name, out->key_name, sizeof out->key_name);
+    out->sub_chains = DatumGetInt32(heap_getattr(tup, 6, desc, &isnull));
+    bytea* salt = DatumGetByteaPP(heap_getattr(tup, 7, desc, &isnull));
+    if (VARSIZE_ANY_EXHDR(salt) != chain::kSaltBytes || out->sub_chains < 1) {
+        elog(ERROR, "keel: audit chain %d is malformed", chain_id);
+    }
+    memcpy(out->salt, VARDATA_ANY(salt), chain::kSaltBytes);
+    systable_endscan(scan);
+    table_close(rel, AccessShareLock);
+}
+
+bool ReadIncarnation(uint8 out[16]) {
+    Relation rel = table_open(KeelRelid("database_incarnation"), AccessShareLock);
+    SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 0, nullptr);
+    HeapTuple tup = systable_getnext(scan);
+    bool found = tup != nullptr;
+    if (found) {
+        bool isnull;
+        Datum u = heap_getattr(tup, 1, RelationGetDescr(rel), &isnull);
+        memcpy(out, DatumGetUUIDP(u)->data, 16);
+    }
+    systable_endscan(scan);
+    table_close(rel, AccessShareLock);
+    return found;
 }
 
 RowPlan* BuildRowPlan(TupleDesc desc, Oid relid, const ChainConfig& cfg, MemoryContext mcxt) {
@@ -376,56 +390,21 @@ chain::Hash HashRow(const RawField* fields, int n, chain::Sha256& sha) {
 
 // ---------------------------------------------------------------- keys
 //
-// TEMPORARY fallback until the key store (issue 3) is on main: keys are read from
-// keel.audit_fallback_key directly (no SPI, so no privilege on the table is needed).
-namespace {
-bool ScanFallbackKeys(const char* name, uint32 key_id, uint32 version, KeyBytes* out) {
-    Relation rel = table_open(KeelRelid("audit_fallback_key"), AccessShareLock);
-    SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 0, nullptr);
-    TupleDesc desc = RelationGetDescr(rel);
-    bool found = false;
-    HeapTuple tup;
-    while ((tup = systable_getnext(scan)) != nullptr) {
-        bool isnull;
-        uint32 id = static_cast<uint32>(DatumGetInt32(heap_getattr(tup, 1, desc, &isnull)));
-        uint32 ver = static_cast<uint32>(DatumGetInt32(heap_getattr(tup, 3, desc, &isnull)));
-        if (name != nullptr) {
-            text* t = DatumGetTextPP(heap_getattr(tup, 2, desc, &isnull));
-            if (VARSIZE_ANY_EXHDR(t) != strlen(name) ||
-                memcmp(VARDATA_ANY(t), name, strlen(name)) != 0) {
-                continue;
-            }
-            if (found && ver <= out->version)
-                continue;
-        } else if (id != key_id || ver != version) {
-            continue;
-        }
-        bytea* m = DatumGetByteaPP(heap_getattr(tup, 4, desc, &isnull));
-        if (VARSIZE_ANY_EXHDR(m) != sizeof out->bytes)
-            continue;
-        out->key_id = id;
-        out->version = ver;
-        memcpy(out->bytes, VARDATA_ANY(m), sizeof out->bytes);
-        found = true;
-    }
-    systable_endscan(scan);
-    table_close(rel, AccessShareLock);
-    return found;
-}
-}  // namespace
+// From the key store (src/pg/keystore.hpp): C++ calls that throw, so never inside
+// bridge::PgCall.  The 32 bytes are copied out and the DataKey cleanses its own.
 
 void ActiveHmacKey(const char* name, KeyBytes* out) {
-    if (!ScanFallbackKeys(name, 0, 0, out)) {
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                        errmsg("hmac key \"%s\" does not exist", name)));
-    }
+    DataKey k = ActiveKey(name, KeyPurpose::kHmac);
+    out->key_id = k.key_id;
+    out->version = k.version;
+    memcpy(out->bytes, k.key.bytes, sizeof out->bytes);
 }
 
 void HmacKeyVersion(uint32 key_id, uint32 version, KeyBytes* out) {
-    if (!ScanFallbackKeys(nullptr, key_id, version, out)) {
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                        errmsg("hmac key %u version %u does not exist", key_id, version)));
-    }
+    DataKey k = KeyVersion(key_id, version, KeyPurpose::kHmac);
+    out->key_id = k.key_id;
+    out->version = k.version;
+    memcpy(out->bytes, k.key.bytes, sizeof out->bytes);
 }
 
 // ---------------------------------------------------------------- locks and state

@@ -68,8 +68,10 @@ struct ChainConfig {
     char key_name[NAMEDATALEN * 2];
 };
 
-// Reads keel.audit_chain (SPI); raises if the chain does not exist.
+// Reads keel.audit_chain directly; raises if the chain does not exist.
 void LoadChainConfig(int32 chain_id, ChainConfig* out);
+// The random id of this database incarnation (keel.database_incarnation).
+bool ReadIncarnation(uint8 out[16]);
 
 // Builds the per-relation column plan in mcxt; excluded columns (the chain's own)
 // and generated columns are left out.  Raises for unsupported column types.
@@ -81,7 +83,8 @@ int CollectFields(const RowPlan* plan, HeapTuple tuple, TupleDesc desc, RawField
 // SHA-256 of the canonical encoding (C++ inside, no PostgreSQL calls).
 chain::Hash HashRow(const RawField* fields, int n, chain::Sha256& sha);
 
-// HMAC keys (32 bytes).  The caller cleanses `bytes` with OPENSSL_cleanse.
+// HMAC keys (32 bytes) from the key store.  C++ calls that throw (never call them
+// inside bridge::PgCall).  The caller cleanses `bytes` with OPENSSL_cleanse.
 struct KeyBytes {
     uint32 key_id;
     uint32 version;

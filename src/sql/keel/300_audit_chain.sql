@@ -53,27 +53,15 @@ CREATE TABLE keel.database_incarnation (
 );
 INSERT INTO keel.database_incarnation (incarnation) VALUES (pg_catalog.gen_random_uuid());
 
--- TEMPORARY fallback until the key store (issue 3) lands on main: HMAC keys kept in
--- this table, readable by superusers only.  Replaced by keel.create_key(name, 'hmac').
-CREATE TABLE keel.audit_fallback_key (
-    key_id      integer NOT NULL,
-    name        text NOT NULL,
-    version     integer NOT NULL,
-    material    bytea NOT NULL CHECK (length(material) = 32),
-    PRIMARY KEY (key_id, version),
-    UNIQUE (name, version)
-);
-
 SELECT pg_catalog.pg_extension_config_dump('keel.audit_chain', '');
 SELECT pg_catalog.pg_extension_config_dump('keel.audit_chain_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('keel.audit_link', '');
 SELECT pg_catalog.pg_extension_config_dump('keel.audit_checkpoint', '');
-SELECT pg_catalog.pg_extension_config_dump('keel.audit_fallback_key', '');
 
+-- Written and read by keel's C++ code directly (no privilege on them is needed for
+-- chained inserts or verification); administrators may read them.
 REVOKE ALL ON keel.audit_chain, keel.audit_link, keel.audit_checkpoint,
-              keel.database_incarnation, keel.audit_fallback_key FROM PUBLIC;
-GRANT SELECT ON keel.audit_chain, keel.audit_link, keel.audit_checkpoint,
-                keel.database_incarnation TO PUBLIC;
+              keel.database_incarnation FROM PUBLIC;
 
 COMMENT ON TABLE keel.audit_chain IS
 'One row per chained table: columns that carry the chain (NULL: links kept in keel.audit_link only), '
@@ -85,8 +73,6 @@ COMMENT ON TABLE keel.audit_checkpoint IS
 'Tamper-evident checkpoints left by keel.audit_chain_retire_partition(): where each sub-chain now starts.';
 COMMENT ON TABLE keel.database_incarnation IS
 'Random id of this database incarnation (not dumped: a restore is a new incarnation). Named by digests.';
-COMMENT ON TABLE keel.audit_fallback_key IS
-'TEMPORARY: HMAC keys for the audit chain until the key store lands; superuser-only.';
 COMMENT ON SEQUENCE keel.audit_chain_id_seq IS 'Chain ids for keel.audit_chain.';
 
 -- ---------------------------------------------------------------- C++ functions
@@ -108,17 +94,28 @@ AS 'MODULE_PATHNAME', 'keel_audit_chain_refuse';
 COMMENT ON FUNCTION keel.audit_chain_refuse() IS
 'Trigger that refuses UPDATE, DELETE and TRUNCATE on a chained (append-only) table.';
 
-CREATE FUNCTION keel._audit_verify(tbl regclass, chain_id integer, digest text,
+CREATE FUNCTION keel.verify_audit_chain(tbl regclass, digest text DEFAULT NULL,
     OUT ok boolean, OUT rows_checked bigint, OUT first_bad_position bigint,
     OUT break_kind text, OUT sub_chain integer, OUT detail text)
 RETURNS record
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'keel_audit_verify';
+AS 'MODULE_PATHNAME', 'keel_verify_audit_chain';
 
-CREATE FUNCTION keel._audit_digest(tbl regclass, chain_id integer)
+COMMENT ON FUNCTION keel.verify_audit_chain(regclass, text) IS
+'Recomputes every row''s canonical hash, every link and every HMAC signature in one streaming pass; '
+'reports rows checked and the first broken link (position, sub-chain and kind: content changed, '
+'row deleted, row inserted, rows reordered, signature invalid). With a digest from '
+'keel.audit_chain_digest() also proves the chain still contains it. Needs SELECT on the table.';
+
+CREATE FUNCTION keel.audit_chain_digest(tbl regclass)
 RETURNS text
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'keel_audit_digest';
+AS 'MODULE_PATHNAME', 'keel_audit_chain_digest';
+
+COMMENT ON FUNCTION keel.audit_chain_digest(regclass) IS
+'A small signed digest of the chain''s committed heads (position and link hash of every sub-chain), '
+'naming this database incarnation; keep it outside the database and pass it to verify_audit_chain(). '
+'Needs SELECT on the table.';
 
 CREATE FUNCTION keel._audit_row_digest(chain_id integer, r anyelement)
 RETURNS bytea
@@ -130,15 +127,11 @@ RETURNS void
 LANGUAGE c STRICT
 AS 'MODULE_PATHNAME', 'keel_audit_lock_chain';
 
-REVOKE ALL ON FUNCTION keel._audit_verify(regclass, integer, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION keel._audit_digest(regclass, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel.audit_chain_append() FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel.audit_chain_refuse() FROM PUBLIC;
 REVOKE ALL ON FUNCTION keel._audit_row_digest(integer, anyelement) FROM PUBLIC;
 REVOKE ALL ON FUNCTION keel._audit_lock_chain(integer) FROM PUBLIC;
 
-COMMENT ON FUNCTION keel._audit_verify(regclass, integer, text) IS
-'Internal: the streaming verifier behind keel.verify_audit_chain().';
-COMMENT ON FUNCTION keel._audit_digest(regclass, integer) IS
-'Internal: builds and signs the digest behind keel.audit_chain_digest().';
 COMMENT ON FUNCTION keel._audit_row_digest(integer, anyelement) IS
 'Internal: SHA-256 of the canonical encoding of a row of a chained table (or one of its partitions).';
 COMMENT ON FUNCTION keel._audit_lock_chain(integer) IS
@@ -158,6 +151,7 @@ AS $$
      WHERE t.tgrelid = tbl AND t.tgname = 'zz_keel_audit_chain' AND t.tgnargs = 1
 $$;
 
+REVOKE ALL ON FUNCTION keel._audit_chain_id(regclass) FROM PUBLIC;
 COMMENT ON FUNCTION keel._audit_chain_id(regclass) IS
 'Internal: the chain id of a chained table (from its trigger, so it survives renames and dump/restore).';
 
@@ -182,6 +176,7 @@ BEGIN
 END
 $$;
 
+REVOKE ALL ON FUNCTION keel._audit_require_chain(regclass) FROM PUBLIC;
 COMMENT ON FUNCTION keel._audit_require_chain(regclass) IS
 'Internal: the chain id of a chained table, or a clear ERROR.';
 
@@ -285,13 +280,8 @@ BEGIN
                   HINT = 'Enable the chain before the first insert (copy existing rows into a new chained table).';
     END IF;
 
-    -- TEMPORARY key fallback (until the key store lands): one 256-bit key per name.
-    IF NOT EXISTS (SELECT 1 FROM keel.audit_fallback_key k WHERE k.name = v_key) THEN
-        INSERT INTO keel.audit_fallback_key (key_id, name, version, material)
-        SELECT coalesce(max(k.key_id), 0) + 1, v_key, 1,
-               uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid())
-          FROM keel.audit_fallback_key k;
-    END IF;
+    -- The HMAC key (made on first use; an existing key must have purpose hmac).
+    PERFORM keel.create_key(v_key, 'hmac', if_not_exists => true);
 
     INSERT INTO keel.audit_chain (table_name, hash_column, signature_column, key_name, sub_chains, salt)
     VALUES (tbl::text, hash_column, signature_column, v_key, sub_chains, uuid_send(gen_random_uuid()))
@@ -334,6 +324,7 @@ AS $$
     SELECT d.oid FROM d WHERE d.base = 0
 $$;
 
+REVOKE ALL ON FUNCTION keel._audit_base_type(oid) FROM PUBLIC;
 COMMENT ON FUNCTION keel._audit_base_type(oid) IS 'Internal: the base type of a domain (the type itself otherwise).';
 
 CREATE FUNCTION keel.disable_audit_chain(tbl regclass, forget boolean DEFAULT false)
@@ -372,45 +363,6 @@ REVOKE ALL ON FUNCTION keel.disable_audit_chain(regclass, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION keel.disable_audit_chain(regclass, boolean) IS
 'Removes the chain''s triggers (the table becomes writable again). With forget => true also deletes '
 'its links and checkpoints; otherwise they stay in keel.audit_link for the record.';
-
-CREATE FUNCTION keel.verify_audit_chain(tbl regclass, digest text DEFAULT NULL,
-    OUT ok boolean, OUT rows_checked bigint, OUT first_bad_position bigint,
-    OUT break_kind text, OUT sub_chain integer, OUT detail text)
-RETURNS record
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_id integer := keel._audit_require_chain(tbl);
-BEGIN
-    SELECT * INTO ok, rows_checked, first_bad_position, break_kind, sub_chain, detail
-      FROM keel._audit_verify(tbl, v_id, digest);
-END
-$$;
-
-REVOKE ALL ON FUNCTION keel.verify_audit_chain(regclass, text) FROM PUBLIC;
-
-COMMENT ON FUNCTION keel.verify_audit_chain(regclass, text) IS
-'Recomputes every row''s canonical hash, every link and every HMAC signature in one streaming pass; '
-'reports rows checked and the first broken link (position, sub-chain and kind: content changed, '
-'row deleted, row inserted, rows reordered, signature invalid). With a digest from '
-'keel.audit_chain_digest() also proves the chain still contains it.';
-
-CREATE FUNCTION keel.audit_chain_digest(tbl regclass)
-RETURNS text
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    RETURN keel._audit_digest(tbl, keel._audit_require_chain(tbl));
-END
-$$;
-
-REVOKE ALL ON FUNCTION keel.audit_chain_digest(regclass) FROM PUBLIC;
-
-COMMENT ON FUNCTION keel.audit_chain_digest(regclass) IS
-'A small signed digest of the chain''s committed heads (position and link hash of every sub-chain), '
-'naming this database incarnation; keep it outside the database and pass it to verify_audit_chain().';
 
 CREATE FUNCTION keel.audit_chain_retire_partition(parent regclass, partition regclass)
 RETURNS void
