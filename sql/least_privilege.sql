@@ -24,9 +24,6 @@ CREATE SCHEMA least_privilege_ce; CREATE EXTENSION keel_cozyengine SCHEMA least_
 -- privileges, or runs with the caller's).  Internal (_*) functions never belong here.
 CREATE TABLE public_functions_allowed (proname name PRIMARY KEY);
 INSERT INTO public_functions_allowed VALUES
-    -- blueprint drop guard helpers: the event triggers run as whoever issues a DROP, so
-    -- they must be callable by every role; invoker rights, read-only
-    ('_blueprint_extensions'), ('_blueprint_has_rows'),
     -- updated_at: run as the caller, who must own the table
     ('touch_updated_at'), ('enable_updated_at'), ('disable_updated_at'),
     -- field encryption: decryption checks membership of keel_decrypt itself
@@ -41,15 +38,14 @@ INSERT INTO public_functions_allowed VALUES
     ('create_cjk_config');
 
 -- Executable by PUBLIC but not on the allow-list (must be empty).  Support functions
--- taking an `internal` argument (text search parser callbacks, ...) and event trigger
--- functions cannot be called from SQL at all and need no entry.
+-- taking an `internal` argument (text search parser callbacks, ...) cannot be called
+-- from SQL at all and need no entry.
 SELECT p.oid::regprocedure AS public_but_not_allowed
   FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
  WHERE p.pronamespace = 'keel'::regnamespace
    AND a.grantee = 0 AND a.privilege_type = 'EXECUTE'
    AND NOT 'internal'::regtype = ANY (p.proargtypes::regtype[])
-   AND p.prorettype <> 'event_trigger'::regtype
-   AND p.proname NOT IN (SELECT proname FROM public_functions_allowed)
+   AND (p.proname NOT IN (SELECT proname FROM public_functions_allowed) OR p.proname LIKE '\_%')
  ORDER BY 1::text;
 -- (not vacuous: the same query finds the allowed updated_at functions)
 SELECT count(*) >= 3 AS public_functions_seen
@@ -57,8 +53,6 @@ SELECT count(*) >= 3 AS public_functions_seen
  WHERE p.pronamespace = 'keel'::regnamespace
    AND a.grantee = 0 AND a.privilege_type = 'EXECUTE'
    AND p.proname IN (SELECT proname FROM public_functions_allowed);
--- (and the allow-list names no internal function beyond the drop guard's helpers)
-SELECT proname AS internal_allowed FROM public_functions_allowed WHERE proname LIKE '\_%' ORDER BY 1;
 
 -- SECURITY DEFINER functions executable by PUBLIC (must be empty: every one of them is
 -- an administrator's tool, granted by name to the roles that need it).
@@ -267,7 +261,7 @@ SELECT count(*) AS triggers_on_admin_table FROM pg_trigger
  WHERE tgrelid = 'owned_by_admin'::regclass AND NOT tgisinternal;
 
 -- A blueprint holding rows does not stop an application role from dropping its own
--- schema (the drop guard looks only at blueprints the role could drop).
+-- schema (the drop guard's event triggers work for every role).
 INSERT INTO least_privilege_cr.users (email, password_hash) VALUES ('a@example.com', 'h');
 GRANT CREATE ON DATABASE :"regress_db" TO least_privilege_app;
 SET ROLE least_privilege_app;

@@ -122,16 +122,9 @@ BEGIN
     IF coalesce(current_setting('keel.allow_blueprint_drop', true), 'off') IN ('on', 'true', '1') THEN
         RETURN;
     END IF;
-    -- Only blueprints this role could drop (it has the privileges of the extension's
-    -- owner or of its schema's owner): any other DROP cannot reach them, and counting
-    -- rows in tables the role may not read would make every DROP SCHEMA of an
-    -- application role fail with "permission denied".
     SELECT array_agg(b ORDER BY b) INTO v_full
       FROM keel._blueprint_extensions() AS b
-      JOIN pg_extension x ON x.extname = b
-      JOIN pg_namespace n ON n.oid = x.extnamespace
-     WHERE CASE WHEN pg_has_role(x.extowner, 'USAGE') OR pg_has_role(n.nspowner, 'USAGE')
-                THEN keel._blueprint_has_rows(b) ELSE false END;
+     WHERE keel._blueprint_has_rows(b);
     IF v_full IS NULL THEN
         RETURN;
     END IF;
