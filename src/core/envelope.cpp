@@ -20,18 +20,19 @@ uint32_t GetU32(const uint8_t* p) {
 
 // GCM AAD = header || caller AAD, in a small stack buffer when it fits.
 class JoinedAad {
-public:
+  public:
     JoinedAad(const uint8_t* header, const ByteSpan* aad) {
         size_t extra = aad ? aad->size : 0;
         size_t n = kEnvelopeHeaderBytes + extra;
         uint8_t* dst = n <= sizeof small_ ? small_ : (large_.resize(n), large_.data());
         std::memcpy(dst, header, kEnvelopeHeaderBytes);
-        if (extra > 0) std::memcpy(dst + kEnvelopeHeaderBytes, aad->data, extra);
+        if (extra > 0)
+            std::memcpy(dst + kEnvelopeHeaderBytes, aad->data, extra);
         span_ = ByteSpan(dst, n);
     }
     ByteSpan span() const { return span_; }
 
-private:
+  private:
     uint8_t small_[256];
     Bytes large_;
     ByteSpan span_;
@@ -40,11 +41,16 @@ private:
 const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 int B64Value(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
     return -1;
 }
 
@@ -58,9 +64,12 @@ Error NotKeel() {
 
 const char* PayloadTypeName(PayloadType t) noexcept {
     switch (t) {
-        case PayloadType::kText: return "text";
-        case PayloadType::kJsonb: return "jsonb";
-        default: return "bytea";
+        case PayloadType::kText:
+            return "text";
+        case PayloadType::kJsonb:
+            return "jsonb";
+        default:
+            return "bytea";
     }
 }
 
@@ -70,7 +79,8 @@ bool LooksLikeEnvelope(ByteSpan b) {
 }
 
 Result<Envelope> ParseEnvelope(ByteSpan b) {
-    if (b.size == 0 || b.data[0] != kEnvelopeMagic) return NotKeel();
+    if (b.size == 0 || b.data[0] != kEnvelopeMagic)
+        return NotKeel();
     if (b.size < 2) {
         return MakeError(ErrorKind::kDataCorrupted, "keel ciphertext is truncated",
                          "It is " + std::to_string(b.size) + " bytes long; a keel envelope has " +
@@ -103,9 +113,9 @@ Result<Envelope> ParseEnvelope(ByteSpan b) {
     return env;
 }
 
-void SealEnvelopeWithNonce(Aes256Gcm& gcm, const Key256& key, uint32_t key_id,
-                           uint32_t key_version, PayloadType type, const ByteSpan* aad,
-                           ByteSpan pt, const uint8_t* nonce, uint8_t* out) {
+void SealEnvelopeWithNonce(Aes256Gcm& gcm, const Key256& key, uint32_t key_id, uint32_t key_version,
+                           PayloadType type, const ByteSpan* aad, ByteSpan pt, const uint8_t* nonce,
+                           uint8_t* out) {
     out[0] = kEnvelopeMagic;
     out[1] = kEnvelopeVersion;
     out[2] = aad ? kFlagHasAad : 0;
@@ -162,7 +172,8 @@ std::string EncodeBase64(ByteSpan b) {
     }
     if (i < b.size) {
         uint32_t v = static_cast<uint32_t>(b.data[i]) << 16;
-        if (i + 1 < b.size) v |= b.data[i + 1] << 8;
+        if (i + 1 < b.size)
+            v |= b.data[i + 1] << 8;
         out += kB64[v >> 18];
         out += kB64[(v >> 12) & 63];
         out += i + 1 < b.size ? kB64[(v >> 6) & 63] : '=';
@@ -172,7 +183,8 @@ std::string EncodeBase64(ByteSpan b) {
 }
 
 Result<Bytes> DecodeBase64(std::string_view s) {
-    if (s.size() % 4 != 0) return NotKeel();
+    if (s.size() % 4 != 0)
+        return NotKeel();
     Bytes out;
     out.reserve(s.size() / 4 * 3);
     for (size_t i = 0; i < s.size(); i += 4) {
@@ -184,17 +196,22 @@ Result<Bytes> DecodeBase64(std::string_view s) {
                 v[j] = 0;
                 pad++;
             } else {
-                if (pad > 0) return NotKeel();
+                if (pad > 0)
+                    return NotKeel();
                 v[j] = B64Value(c);
-                if (v[j] < 0) return NotKeel();
+                if (v[j] < 0)
+                    return NotKeel();
             }
         }
         // Canonical only: the bits that padding leaves over must be zero.
-        if ((pad == 2 && (v[1] & 0xf) != 0) || (pad == 1 && (v[2] & 0x3) != 0)) return NotKeel();
+        if ((pad == 2 && (v[1] & 0xf) != 0) || (pad == 1 && (v[2] & 0x3) != 0))
+            return NotKeel();
         uint32_t w = static_cast<uint32_t>(v[0]) << 18 | v[1] << 12 | v[2] << 6 | v[3];
         out.push_back(static_cast<uint8_t>(w >> 16));
-        if (pad < 2) out.push_back(static_cast<uint8_t>(w >> 8));
-        if (pad < 1) out.push_back(static_cast<uint8_t>(w));
+        if (pad < 2)
+            out.push_back(static_cast<uint8_t>(w >> 8));
+        if (pad < 1)
+            out.push_back(static_cast<uint8_t>(w));
     }
     return out;
 }
@@ -208,13 +225,14 @@ Result<Bytes> FromTextShape(std::string_view s) {
         // "keel<digits>:" with another number is a format we do not know yet.
         if (s.substr(0, 4) == "keel") {
             size_t i = 4;
-            while (i < s.size() && i < 12 && s[i] >= '0' && s[i] <= '9') i++;
+            while (i < s.size() && i < 12 && s[i] >= '0' && s[i] <= '9')
+                i++;
             if (i > 4 && i < s.size() && s[i] == ':') {
-                return MakeError(ErrorKind::kFeatureNotSupported,
-                                 "unknown keel ciphertext format version " +
-                                     std::string(s.substr(4, i - 4)),
-                                 "This keel understands format version 1.",
-                                 "The value was written by a newer keel; upgrade the extension.");
+                return MakeError(
+                    ErrorKind::kFeatureNotSupported,
+                    "unknown keel ciphertext format version " + std::string(s.substr(4, i - 4)),
+                    "This keel understands format version 1.",
+                    "The value was written by a newer keel; upgrade the extension.");
             }
         }
         return NotKeel();

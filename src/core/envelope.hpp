@@ -44,7 +44,7 @@ struct Envelope {
     PayloadType type = PayloadType::kBytea;
     uint32_t key_id = 0;
     uint32_t key_version = 0;
-    ByteSpan header;      // the 24 header bytes (AAD prefix)
+    ByteSpan header;  // the 24 header bytes (AAD prefix)
     const uint8_t* nonce = nullptr;
     ByteSpan ciphertext;  // without the tag
     const uint8_t* tag = nullptr;
@@ -60,16 +60,18 @@ bool LooksLikeEnvelope(ByteSpan b);
 Result<Envelope> ParseEnvelope(ByteSpan b);
 
 // Size of the envelope for a plaintext of n bytes.
-inline size_t EnvelopeSize(size_t n) { return n + kEnvelopeOverhead; }
+inline size_t EnvelopeSize(size_t n) {
+    return n + kEnvelopeOverhead;
+}
 
 // Writes the envelope into out (EnvelopeSize(pt.size) bytes).  aad may be null (no
 // caller AAD); an empty non-null AAD counts as given.
 void SealEnvelope(Aes256Gcm& gcm, const Key256& key, uint32_t key_id, uint32_t key_version,
                   PayloadType type, const ByteSpan* aad, ByteSpan pt, uint8_t* out);
 // Deterministic variant for tests.
-void SealEnvelopeWithNonce(Aes256Gcm& gcm, const Key256& key, uint32_t key_id,
-                           uint32_t key_version, PayloadType type, const ByteSpan* aad,
-                           ByteSpan pt, const uint8_t* nonce, uint8_t* out);
+void SealEnvelopeWithNonce(Aes256Gcm& gcm, const Key256& key, uint32_t key_id, uint32_t key_version,
+                           PayloadType type, const ByteSpan* aad, ByteSpan pt, const uint8_t* nonce,
+                           uint8_t* out);
 
 // Authenticates and decrypts into out (env.ciphertext.size bytes).  Errors: AAD given
 // but the value was made without (or the reverse), and authentication failure

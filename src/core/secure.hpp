@@ -57,7 +57,8 @@ class SecretBytes {
     SecretBytes(SecretBytes&& other) noexcept : bytes_(std::move(other.bytes_)) {}
     SecretBytes& operator=(SecretBytes&& other) noexcept {
         if (this != &other) {
-            if (!bytes_.empty()) OPENSSL_cleanse(bytes_.data(), bytes_.size());
+            if (!bytes_.empty())
+                OPENSSL_cleanse(bytes_.data(), bytes_.size());
             bytes_ = std::move(other.bytes_);
         }
         return *this;

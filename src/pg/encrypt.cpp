@@ -37,7 +37,8 @@ constexpr char kDecryptRole[] = "keel_decrypt";
 void RequireDecryptRole() {
     bool allowed = bridge::PgCall([]() -> bool {
         Oid user = GetUserId();
-        if (superuser_arg(user)) return true;
+        if (superuser_arg(user))
+            return true;
         Oid role = get_role_oid(kDecryptRole, true);
         return OidIsValid(role) && has_privs_of_role(user, role);
     });
@@ -77,17 +78,19 @@ struct JsonCt {
 JsonCt FindJsonCt(Jsonb* jb) {
     return bridge::PgCall([jb]() -> JsonCt {
         JsonCt r{false, false, nullptr, 0};
-        if (!JB_ROOT_IS_OBJECT(jb)) return r;
+        if (!JB_ROOT_IS_OBJECT(jb))
+            return r;
         JsonbValue keel, ct;
-        if (getKeyJsonValueFromContainer(&jb->root, "keel", 4, &keel) == nullptr) return r;
+        if (getKeyJsonValueFromContainer(&jb->root, "keel", 4, &keel) == nullptr)
+            return r;
         if (getKeyJsonValueFromContainer(&jb->root, "ct", 2, &ct) == nullptr ||
             ct.type != jbvString) {
             return r;
         }
         r.is_keel = true;
-        r.version_ok = keel.type == jbvNumeric &&
-                       DatumGetInt32(DirectFunctionCall1(numeric_int4,
-                                                         NumericGetDatum(keel.val.numeric))) == 1;
+        r.version_ok =
+            keel.type == jbvNumeric && DatumGetInt32(DirectFunctionCall1(
+                                           numeric_int4, NumericGetDatum(keel.val.numeric))) == 1;
         r.ct = ct.val.string.val;
         r.ct_len = ct.val.string.len;
         return r;
@@ -177,15 +180,16 @@ struct AadArg {
 };
 
 AadArg GetAad(FunctionCallInfo fcinfo, int n) {
-    if (PG_NARGS() <= n || PG_ARGISNULL(n)) return AadArg{false, ByteSpan()};
-    auto* v = static_cast<struct varlena*>(
-        bridge::PgCall([fcinfo, n]() -> void* { return PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(n)); }));
+    if (PG_NARGS() <= n || PG_ARGISNULL(n))
+        return AadArg{false, ByteSpan()};
+    auto* v = static_cast<struct varlena*>(bridge::PgCall(
+        [fcinfo, n]() -> void* { return PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(n)); }));
     return AadArg{true, VarSpan(v)};
 }
 
 struct varlena* GetVarlena(FunctionCallInfo fcinfo, int n) {
-    return static_cast<struct varlena*>(
-        bridge::PgCall([fcinfo, n]() -> void* { return PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(n)); }));
+    return static_cast<struct varlena*>(bridge::PgCall(
+        [fcinfo, n]() -> void* { return PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(n)); }));
 }
 
 // A jsonb argument needs the 4-byte header form (not the packed short form).
@@ -195,15 +199,15 @@ Jsonb* GetJsonb(FunctionCallInfo fcinfo, int n) {
 }
 
 std::string KeyNameArg(FunctionCallInfo fcinfo, int n) {
-    if (PG_ARGISNULL(n)) Throw(ErrorKind::kNullValue, "key_name must not be NULL");
+    if (PG_ARGISNULL(n))
+        Throw(ErrorKind::kNullValue, "key_name must not be NULL");
     ByteSpan s = VarSpan(GetVarlena(fcinfo, n));
     return std::string(reinterpret_cast<const char*>(s.data), s.size);
 }
 
 void CheckEncoding(const struct varlena* v) {
-    bridge::PgCall([v] {
-        pg_verifymbstr(VARDATA_ANY(v), static_cast<int>(VARSIZE_ANY_EXHDR(v)), false);
-    });
+    bridge::PgCall(
+        [v] { pg_verifymbstr(VARDATA_ANY(v), static_cast<int>(VARSIZE_ANY_EXHDR(v)), false); });
 }
 
 }  // namespace
@@ -215,7 +219,8 @@ using keel::core::PayloadType;
 
 // keel.encrypt(data bytea, key_name text, aad bytea DEFAULT NULL) -> bytea
 KEEL_FUNCTION(keel_encrypt) {
-    if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
     std::string name = pg::KeyNameArg(fcinfo, 1);
     pg::AadArg aad = pg::GetAad(fcinfo, 2);
     ByteSpan pt = pg::VarSpan(pg::GetVarlena(fcinfo, 0));
@@ -225,7 +230,8 @@ KEEL_FUNCTION(keel_encrypt) {
 
 // keel.encrypt_text(data text, key_name text, aad bytea DEFAULT NULL) -> text
 KEEL_FUNCTION(keel_encrypt_text) {
-    if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
     std::string name = pg::KeyNameArg(fcinfo, 1);
     pg::AadArg aad = pg::GetAad(fcinfo, 2);
     ByteSpan pt = pg::VarSpan(pg::GetVarlena(fcinfo, 0));
@@ -235,7 +241,8 @@ KEEL_FUNCTION(keel_encrypt_text) {
 
 // keel.encrypt_jsonb(data jsonb, key_name text, aad bytea DEFAULT NULL) -> jsonb
 KEEL_FUNCTION(keel_encrypt_jsonb) {
-    if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
     std::string name = pg::KeyNameArg(fcinfo, 1);
     pg::AadArg aad = pg::GetAad(fcinfo, 2);
     Jsonb* jb = pg::GetJsonb(fcinfo, 0);
@@ -252,7 +259,8 @@ KEEL_FUNCTION(keel_encrypt_jsonb) {
 
 // keel.decrypt(data bytea, aad bytea DEFAULT NULL) -> bytea (any payload, raw bytes)
 KEEL_FUNCTION(keel_decrypt) {
-    if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
     pg::RequireDecryptRole();
     pg::AadArg aad = pg::GetAad(fcinfo, 1);
     pg::Opened o = pg::OpenToVarlena(pg::VarSpan(pg::GetVarlena(fcinfo, 0)), aad.ptr());
@@ -261,25 +269,28 @@ KEEL_FUNCTION(keel_decrypt) {
 
 // keel.decrypt_text(data text, aad bytea DEFAULT NULL) -> text
 KEEL_FUNCTION(keel_decrypt_text) {
-    if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
     pg::RequireDecryptRole();
     pg::AadArg aad = pg::GetAad(fcinfo, 1);
     core::Bytes env = pg::EnvelopeFromText(pg::VarSpan(pg::GetVarlena(fcinfo, 0)));
     pg::Opened o = pg::OpenToVarlena(env, aad.ptr());
-    if (o.type == PayloadType::kBytea) pg::WrongShape(o.type, "keel.decrypt_text()");
+    if (o.type == PayloadType::kBytea)
+        pg::WrongShape(o.type, "keel.decrypt_text()");
     pg::CheckEncoding(o.value);
     return PointerGetDatum(o.value);
 }
 
 // keel.decrypt_jsonb(data jsonb, aad bytea DEFAULT NULL) -> jsonb
 KEEL_FUNCTION(keel_decrypt_jsonb) {
-    if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
     pg::RequireDecryptRole();
     pg::AadArg aad = pg::GetAad(fcinfo, 1);
-    core::Bytes env =
-        pg::EnvelopeFromJsonb(pg::GetJsonb(fcinfo, 0));
+    core::Bytes env = pg::EnvelopeFromJsonb(pg::GetJsonb(fcinfo, 0));
     pg::Opened o = pg::OpenToVarlena(env, aad.ptr());
-    if (o.type != PayloadType::kJsonb) pg::WrongShape(o.type, "keel.decrypt_jsonb()");
+    if (o.type != PayloadType::kJsonb)
+        pg::WrongShape(o.type, "keel.decrypt_jsonb()");
     struct varlena* v = o.value;
     return bridge::PgCall([v]() -> Datum {
         char* s = text_to_cstring(reinterpret_cast<text*>(v));
@@ -298,8 +309,10 @@ namespace {
 enum class Shape { kBytea, kText, kJsonb };
 
 Shape ShapeOf(Oid type) {
-    if (type == BYTEAOID) return Shape::kBytea;
-    if (type == JSONBOID) return Shape::kJsonb;
+    if (type == BYTEAOID)
+        return Shape::kBytea;
+    if (type == JSONBOID)
+        return Shape::kJsonb;
     return Shape::kText;
 }
 
@@ -312,8 +325,10 @@ PayloadType PayloadOf(Shape s) {
 // output), each as a 4-byte big-endian length and bytes (NULL: length 0xffffffff).
 void AppendField(std::string& aad, const char* data, size_t len, bool is_null) {
     uint32_t n = is_null ? 0xffffffffu : static_cast<uint32_t>(len);
-    for (int shift = 24; shift >= 0; shift -= 8) aad += static_cast<char>((n >> shift) & 0xff);
-    if (!is_null) aad.append(data, len);
+    for (int shift = 24; shift >= 0; shift -= 8)
+        aad += static_cast<char>((n >> shift) & 0xff);
+    if (!is_null)
+        aad.append(data, len);
 }
 
 std::string AadPrefix(const char* label, size_t len) {
@@ -405,9 +420,12 @@ Datum SealAs(Shape shape, const DataKey& key, const std::string& aad, ByteSpan p
     ByteSpan a = ByteSpan::Of(aad);
     core::Bytes env = Seal(key, PayloadOf(shape), &a, pt);
     switch (shape) {
-        case Shape::kBytea: return ByteaResult(env);
-        case Shape::kText: return TextResult(core::ToTextShape(env));
-        case Shape::kJsonb: return JsonbCiphertext(env);
+        case Shape::kBytea:
+            return ByteaResult(env);
+        case Shape::kText:
+            return TextResult(core::ToTextShape(env));
+        case Shape::kJsonb:
+            return JsonbCiphertext(env);
     }
     return Datum(0);
 }
@@ -437,7 +455,8 @@ ColumnPlan* GetColumnPlan(FunctionCallInfo fcinfo, TriggerData* td) {
     auto* plan = static_cast<ColumnPlan*>(fcinfo->flinfo->fn_extra);
     Trigger* trig = td->tg_trigger;
     Relation rel = td->tg_relation;
-    if (plan != nullptr && plan->trigger_oid == trig->tgoid && plan->relid == RelationGetRelid(rel)) {
+    if (plan != nullptr && plan->trigger_oid == trig->tgoid &&
+        plan->relid == RelationGetRelid(rel)) {
         return plan;
     }
     if (trig->tgnargs < 3 || trig->tgnargs > 3 + kMaxAadColumns) {
@@ -455,7 +474,8 @@ ColumnPlan* GetColumnPlan(FunctionCallInfo fcinfo, TriggerData* td) {
         return a;
     };
     int attnum = attnum_of(trig->tgargs[0]);
-    if (strlen(trig->tgargs[1]) >= NAMEDATALEN) ColumnProtocol("got a key name that is too long");
+    if (strlen(trig->tgargs[1]) >= NAMEDATALEN)
+        ColumnProtocol("got a key name that is too long");
     plan = static_cast<ColumnPlan*>(bridge::PgCall([fcinfo]() -> void* {
         return MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ColumnPlan));
     }));
@@ -465,8 +485,9 @@ ColumnPlan* GetColumnPlan(FunctionCallInfo fcinfo, TriggerData* td) {
     plan->shape = ShapeOf(plan->type);
     strlcpy(plan->key_name, trig->tgargs[1], NAMEDATALEN);
     const char* label = trig->tgargs[2];
-    plan->label = static_cast<char*>(bridge::PgCall(
-        [fcinfo, label]() -> void* { return MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, label); }));
+    plan->label = static_cast<char*>(bridge::PgCall([fcinfo, label]() -> void* {
+        return MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, label);
+    }));
     plan->naad = trig->tgnargs - 3;
     for (int i = 0; i < plan->naad; i++) {
         int a = attnum_of(trig->tgargs[3 + i]);
@@ -498,16 +519,18 @@ std::string RowAad(ColumnPlan* plan, TupleDesc desc, HeapTuple tuple) {
 }
 
 void CheckFits(ColumnPlan* plan, Datum d, Relation rel) {
-    if (plan->type != VARCHAROID || plan->typmod < static_cast<int32>(VARHDRSZ)) return;
+    if (plan->type != VARCHAROID || plan->typmod < static_cast<int32>(VARHDRSZ))
+        return;
     size_t max = static_cast<size_t>(plan->typmod) - VARHDRSZ;
     size_t len = VARSIZE_ANY_EXHDR(DatumGetPointer(d));  // ASCII: bytes == characters
     if (len > max) {
         Throw(ErrorKind::kProgramLimit,
               "encrypted value too long for column \"" +
-                  std::string(NameStr(TupleDescAttr(RelationGetDescr(rel), plan->attnum - 1)->attname)) +
+                  std::string(
+                      NameStr(TupleDescAttr(RelationGetDescr(rel), plan->attnum - 1)->attname)) +
                   "\" of type character varying(" + std::to_string(max) + ")",
-              "The ciphertext is " + std::to_string(len) + " characters long: " +
-                  std::to_string(core::kTextPrefix.size()) +
+              "The ciphertext is " + std::to_string(len) +
+                  " characters long: " + std::to_string(core::kTextPrefix.size()) +
                   " for the prefix plus base64 of the value and 40 bytes of header and tag.",
               "Widen the column (text is best) to hold ciphertext.");
     }
@@ -520,7 +543,8 @@ void CheckFits(ColumnPlan* plan, Datum d, Relation rel) {
 // Arguments: column, key name, AAD label, identifying columns...
 KEEL_FUNCTION(keel_encrypt_column_trigger) {
     using namespace keel::pg;
-    if (!CALLED_AS_TRIGGER(fcinfo)) ColumnProtocol("was not called by the trigger manager");
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        ColumnProtocol("was not called by the trigger manager");
     auto* td = reinterpret_cast<TriggerData*>(fcinfo->context);
     TriggerEvent ev = td->tg_event;
     if (!TRIGGER_FIRED_BEFORE(ev) || !TRIGGER_FIRED_FOR_ROW(ev)) {
@@ -537,7 +561,8 @@ KEEL_FUNCTION(keel_encrypt_column_trigger) {
 
     bool is_null;
     Datum value = heap_getattr(tuple, plan->attnum, desc, &is_null);
-    if (is_null) return PointerGetDatum(tuple);
+    if (is_null)
+        return PointerGetDatum(tuple);
 
     std::string aad = RowAad(plan, desc, tuple);
     Classified c = Classify(plan->shape, value);
@@ -550,10 +575,13 @@ KEEL_FUNCTION(keel_encrypt_column_trigger) {
             bool same_value = !old_null && bridge::PgCall([old, value, attr]() -> bool {
                 return datumIsEqual(old, value, attr->attbyval, attr->attlen);
             });
-            if (same_value && plan->naad == 0) return PointerGetDatum(tuple);
+            if (same_value && plan->naad == 0)
+                return PointerGetDatum(tuple);
             std::string old_aad = RowAad(plan, desc, td->tg_trigtuple);
-            if (same_value && old_aad == aad) return PointerGetDatum(tuple);
-            if (Authenticates(c.envelope, aad, nullptr)) return PointerGetDatum(tuple);
+            if (same_value && old_aad == aad)
+                return PointerGetDatum(tuple);
+            if (Authenticates(c.envelope, aad, nullptr))
+                return PointerGetDatum(tuple);
             // An identifying column changed: move the value to the row's new AAD.
             core::SecretBytes plain;
             if (Authenticates(c.envelope, old_aad, &plain)) {
@@ -600,13 +628,14 @@ KEEL_FUNCTION(keel_encrypt_column_trigger) {
 // for decrypting views and keel.reencrypt.  (A one-argument form covers no columns.)
 KEEL_FUNCTION(keel_column_aad) {
     using namespace keel::pg;
-    if (PG_ARGISNULL(0)) Throw(ErrorKind::kNullValue, "label must not be NULL");
+    if (PG_ARGISNULL(0))
+        Throw(ErrorKind::kNullValue, "label must not be NULL");
     ByteSpan label = VarSpan(GetVarlena(fcinfo, 0));
     std::string aad = AadPrefix(reinterpret_cast<const char*>(label.data), label.size);
     int nargs = PG_NARGS();
     for (int i = 1; i < nargs; i++) {
-        Oid type = bridge::PgCall(
-            [fcinfo, i]() -> Oid { return get_fn_expr_argtype(fcinfo->flinfo, i); });
+        Oid type =
+            bridge::PgCall([fcinfo, i]() -> Oid { return get_fn_expr_argtype(fcinfo->flinfo, i); });
         if (PG_ARGISNULL(i)) {
             AppendField(aad, nullptr, 0, true);
             continue;
@@ -627,12 +656,13 @@ KEEL_FUNCTION(keel_column_aad) {
 // ciphertext made with another than the key's active version.
 KEEL_FUNCTION(keel_needs_reencrypt) {
     using namespace keel::pg;
-    if (PG_ARGISNULL(0)) PG_RETURN_BOOL(false);
-    Oid type = bridge::PgCall(
-        [fcinfo]() -> Oid { return get_fn_expr_argtype(fcinfo->flinfo, 0); });
+    if (PG_ARGISNULL(0))
+        PG_RETURN_BOOL(false);
+    Oid type = bridge::PgCall([fcinfo]() -> Oid { return get_fn_expr_argtype(fcinfo->flinfo, 0); });
     std::string name = KeyNameArg(fcinfo, 1);
     Classified c = Classify(ShapeOf(type), PG_GETARG_DATUM(0));
-    if (!c.is_cipher) PG_RETURN_BOOL(true);
+    if (!c.is_cipher)
+        PG_RETURN_BOOL(true);
     core::Envelope env = core::ParseEnvelope(c.envelope).ValueOrThrow();
     DataKey key = ActiveKey(name.c_str(), KeyPurpose::kEncrypt);
     PG_RETURN_BOOL(env.key_id != key.key_id || env.key_version != key.version);
@@ -642,16 +672,17 @@ KEEL_FUNCTION(keel_needs_reencrypt) {
 // the value encrypted with the key's active version (decrypting it first if needed).
 KEEL_FUNCTION(keel_reencrypt_value) {
     using namespace keel::pg;
-    if (PG_ARGISNULL(0)) PG_RETURN_NULL();
-    Oid type = bridge::PgCall(
-        [fcinfo]() -> Oid { return get_fn_expr_argtype(fcinfo->flinfo, 0); });
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
+    Oid type = bridge::PgCall([fcinfo]() -> Oid { return get_fn_expr_argtype(fcinfo->flinfo, 0); });
     Shape shape = ShapeOf(type);
     std::string name = KeyNameArg(fcinfo, 1);
     ByteSpan aad_span = VarSpan(GetVarlena(fcinfo, 2));
     std::string aad(reinterpret_cast<const char*>(aad_span.data), aad_span.size);
     Classified c = Classify(shape, PG_GETARG_DATUM(0));
     DataKey key = ActiveKey(name.c_str(), KeyPurpose::kEncrypt);
-    if (!c.is_cipher) return SealAs(shape, key, aad, c.plain);
+    if (!c.is_cipher)
+        return SealAs(shape, key, aad, c.plain);
     core::SecretBytes plain;
     if (!Authenticates(c.envelope, aad, &plain)) {
         Throw(ErrorKind::kDataCorrupted, "keel ciphertext failed authentication",

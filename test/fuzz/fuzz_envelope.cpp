@@ -16,8 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ByteSpan input(data, size);
     auto try_open = [&](ByteSpan bytes) {
         auto env = ParseEnvelope(bytes);
-        if (!env.ok()) return;
-        if (env.value().ciphertext.size + kEnvelopeOverhead != bytes.size) abort();
+        if (!env.ok())
+            return;
+        if (env.value().ciphertext.size + kEnvelopeOverhead != bytes.size)
+            abort();
         Bytes out(env.value().ciphertext.size + 1);
         ByteSpan aad = ByteSpan::Of("fuzz");
         (void)OpenEnvelope(*gcm, key, env.value(), env.value().has_aad() ? &aad : nullptr,
@@ -27,7 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto text = FromTextShape(std::string_view(reinterpret_cast<const char*>(data), size));
     if (text.ok()) {
         // Whatever decodes must encode back to the same text.
-        if (ToTextShape(text.value()) != std::string_view(reinterpret_cast<const char*>(data), size)) abort();
+        if (ToTextShape(text.value()) !=
+            std::string_view(reinterpret_cast<const char*>(data), size))
+            abort();
         try_open(text.value());
     }
     return 0;

@@ -8,7 +8,8 @@ namespace {
 
 Key256 TestKey(uint8_t start) {
     Key256 k;
-    for (size_t i = 0; i < kKeyBytes; i++) k.bytes[i] = static_cast<uint8_t>(start + i);
+    for (size_t i = 0; i < kKeyBytes; i++)
+        k.bytes[i] = static_cast<uint8_t>(start + i);
     return k;
 }
 
@@ -21,10 +22,12 @@ Bytes Seal(Aes256Gcm& gcm, const Key256& k, const std::string& pt, const ByteSpa
 
 Result<std::string> Open(Aes256Gcm& gcm, const Key256& k, const Bytes& env, const ByteSpan* aad) {
     auto parsed = ParseEnvelope(env);
-    if (!parsed.ok()) return parsed.error();
+    if (!parsed.ok())
+        return parsed.error();
     std::string out(parsed.value().ciphertext.size, '\0');
     auto r = OpenEnvelope(gcm, k, parsed.value(), aad, reinterpret_cast<uint8_t*>(out.data()));
-    if (!r.ok()) return r.error();
+    if (!r.ok())
+        return r.error();
     return out;
 }
 
@@ -38,8 +41,7 @@ TEST(Envelope, KnownLayout) {
     Bytes out(EnvelopeSize(pt.size()));
     SealEnvelopeWithNonce(gcm, k, 0x01020304, 5, PayloadType::kJsonb, nullptr, ByteSpan::Of(pt),
                           nonce, out.data());
-    EXPECT_EQ(ToHex(ByteSpan(out.data(), 24)),
-              "ce01000201020304000000050102030405060708090a0b0c");
+    EXPECT_EQ(ToHex(ByteSpan(out.data(), 24)), "ce01000201020304000000050102030405060708090a0b0c");
     auto env = ParseEnvelope(out);
     ASSERT_TRUE(env.ok());
     EXPECT_EQ(env.value().key_id, 0x01020304u);
@@ -113,7 +115,8 @@ TEST(Envelope, Base64AndTextShape) {
         ASSERT_TRUE(back.ok());
         EXPECT_EQ(std::string(back.value().begin(), back.value().end()), s);
     }
-    for (const char* bad : {"Zg=", "Z===", "Zg=a", "Zm9v!A==", "=Zg=", "Zh==", "Zm9=", "Zg==Zg=="}) {
+    for (const char* bad :
+         {"Zg=", "Z===", "Zg=a", "Zm9v!A==", "=Zg=", "Zh==", "Zm9=", "Zg==Zg=="}) {
         EXPECT_FALSE(DecodeBase64(bad).ok()) << bad;
     }
     Bytes env = {0xce, 0x01, 0x02};
