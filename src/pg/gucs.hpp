@@ -7,6 +7,8 @@ void RegisterGucs();
 
 // The settings' variables (plain data owned by the GUC machinery), alphabetical.
 namespace guc {
+extern bool allow_blueprint_drop;
+extern char* blueprint_drop_state;
 extern char* master_key_command;
 extern char* master_key_file;
 }  // namespace guc
