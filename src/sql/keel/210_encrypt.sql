@@ -52,7 +52,6 @@ COMMENT ON TABLE keel.encrypted_columns IS
 'the column was set up, so renames and dump/restore keep values decryptable) and identifying columns.';
 SELECT pg_catalog.pg_extension_config_dump('keel.encrypted_columns', '');
 REVOKE ALL ON keel.encrypted_columns FROM PUBLIC;
-GRANT SELECT ON keel.encrypted_columns TO PUBLIC;
 
 CREATE FUNCTION keel.encrypt_column_trigger()
 RETURNS trigger LANGUAGE c AS 'MODULE_PATHNAME', 'keel_encrypt_column_trigger';
@@ -60,30 +59,30 @@ COMMENT ON FUNCTION keel.encrypt_column_trigger() IS
 'BEFORE INSERT OR UPDATE FOR EACH ROW trigger: stores plaintext of a column as keel ciphertext. '
 'Attach with keel.encrypt_column().';
 
-CREATE FUNCTION keel._column_aad(label text)
+CREATE FUNCTION keel.column_aad(label text)
 RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'keel_column_aad';
-CREATE FUNCTION keel._column_aad(label text, VARIADIC ids "any")
+CREATE FUNCTION keel.column_aad(label text, VARIADIC ids "any")
 RETURNS bytea LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'keel_column_aad';
 CREATE FUNCTION keel._needs_reencrypt(value anyelement, key_name text)
 RETURNS boolean LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'keel_needs_reencrypt';
 CREATE FUNCTION keel._reencrypt_value(value anyelement, key_name text, aad bytea)
 RETURNS anyelement LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'keel_reencrypt_value';
-COMMENT ON FUNCTION keel._column_aad(text) IS
+COMMENT ON FUNCTION keel.column_aad(text) IS
 'The associated data an encrypted column binds (label only).';
-COMMENT ON FUNCTION keel._column_aad(text, "any") IS
+COMMENT ON FUNCTION keel.column_aad(text, "any") IS
 'The associated data an encrypted column binds: label and the row''s identifying values.';
 COMMENT ON FUNCTION keel._needs_reencrypt(anyelement, text) IS
 'Internal: true for plaintext or ciphertext not under the key''s active version.';
 COMMENT ON FUNCTION keel._reencrypt_value(anyelement, text, bytea) IS
 'Internal: the value under the key''s active version (used by keel.reencrypt).';
 
--- The expression keel._column_aad(label, t.id, ...) for one configured column.
+-- The expression keel.column_aad(label, t.id, ...) for one configured column.
 CREATE FUNCTION keel._column_aad_sql(cfg keel.encrypted_columns, alias text)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('keel._column_aad(%L%s)', cfg.aad_label,
+    SELECT format('keel.column_aad(%L%s)', cfg.aad_label,
                   (SELECT coalesce(string_agg(format(', %I.%I', alias, c), '' ORDER BY o), '')
                      FROM unnest(cfg.aad_columns) WITH ORDINALITY AS u(c, o)))
 $$;
@@ -290,3 +289,14 @@ COMMENT ON PROCEDURE keel.reencrypt(regclass, name, integer, bigint) IS
 'Moves an encrypted column to its key''s active version (and encrypts leftover plaintext), in '
 'committed batches; reports progress as NOTICEs and returns rows_done. Safe to interrupt and rerun.';
 REVOKE ALL ON PROCEDURE keel.reencrypt(regclass, name, integer, bigint) FROM PUBLIC;
+
+-- Administrators' tools (they run as the caller, who must own the table); column_aad
+-- stays public because decrypting views call it as the reading role.
+REVOKE ALL ON FUNCTION keel.encrypt_column(regclass, name, text, name[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel.encrypt_column_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel.decrypt_column_sql(regclass, name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel.create_decrypted_view(regclass, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel._column_aad_sql(keel.encrypted_columns, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel._needs_reencrypt(anyelement, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel._reencrypt_value(anyelement, text, bytea) FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel._reencrypt_batch(regclass, name, integer) FROM PUBLIC;
