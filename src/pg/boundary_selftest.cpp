@@ -25,14 +25,17 @@ struct Sentinel {
 
 int Deep(const std::string& kind, int depth) {
     auto sentinel = std::make_unique<Sentinel>();
-    if (depth > 0) return Deep(kind, depth - 1) + static_cast<int>(sentinel->payload.size());
+    if (depth > 0)
+        return Deep(kind, depth - 1) + static_cast<int>(sentinel->payload.size());
 
     if (kind == "keel") {
         core::Throw(core::ErrorKind::kInvalidParameter, "boundary self-test: keel error",
                     "Thrown 8 frames deep in C++.", "Nothing to do: this is a test.");
     }
-    if (kind == "std") throw std::runtime_error("boundary self-test: std exception");
-    if (kind == "oom") throw std::bad_alloc();
+    if (kind == "std")
+        throw std::runtime_error("boundary self-test: std exception");
+    if (kind == "oom")
+        throw std::bad_alloc();
     if (kind == "pg") {
         // A PostgreSQL ERROR (division_by_zero) raised while Sentinels are alive.
         int32 zero = sentinel->payload.empty() ? 1 : 0;
@@ -41,9 +44,10 @@ int Deep(const std::string& kind, int depth) {
                 DirectFunctionCall2(int4div, Int32GetDatum(1), Int32GetDatum(zero)));
         });
     }
-    if (kind == "none") return 0;
-    core::Throw(core::ErrorKind::kInvalidParameter, "unknown self-test kind \"" + kind + "\"",
-                {}, "Use keel, std, oom, pg or none.");
+    if (kind == "none")
+        return 0;
+    core::Throw(core::ErrorKind::kInvalidParameter, "unknown self-test kind \"" + kind + "\"", {},
+                "Use keel, std, oom, pg or none.");
 }
 
 }  // namespace

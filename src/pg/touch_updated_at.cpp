@@ -40,8 +40,7 @@ struct TouchPlan {
 };
 
 [[noreturn]] void ProtocolError(const char* what) {
-    core::Throw(core::ErrorKind::kTriggerProtocol,
-                std::string("keel.touch_updated_at() ") + what,
+    core::Throw(core::ErrorKind::kTriggerProtocol, std::string("keel.touch_updated_at() ") + what,
                 "It must be attached as BEFORE UPDATE (or BEFORE INSERT OR UPDATE) FOR EACH ROW.",
                 "Use keel.enable_updated_at(table, column) to attach it.");
 }
@@ -73,7 +72,8 @@ TouchPlan* GetPlan(FunctionCallInfo fcinfo, TriggerData* trigdata) {
         return plan;
     }
 
-    if (trigger->tgnargs > 3) ProtocolError("takes at most three arguments");
+    if (trigger->tgnargs > 3)
+        ProtocolError("takes at most three arguments");
     const char* update_col = trigger->tgnargs >= 1 ? trigger->tgargs[0] : "updated_at";
     const char* mode = trigger->tgnargs >= 2 ? trigger->tgargs[1] : "touch";
     const char* insert_col = trigger->tgnargs >= 3 ? trigger->tgargs[2] : "";
@@ -95,7 +95,8 @@ TouchPlan* GetPlan(FunctionCallInfo fcinfo, TriggerData* trigdata) {
     TouchColumn on_update = ResolveColumn(desc, rel, update_col);
     TouchColumn on_insert = insert_col[0] ? ResolveColumn(desc, rel, insert_col) : TouchColumn{};
 
-    plan = static_cast<TouchPlan*>(MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(TouchPlan)));
+    plan =
+        static_cast<TouchPlan*>(MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(TouchPlan)));
     plan->trigger_oid = trigger->tgoid;
     plan->relid = RelationGetRelid(rel);
     plan->on_update = on_update;
@@ -117,9 +118,12 @@ Datum NowFor(TouchPlan* plan, Oid type) {
         plan->have_converted = true;
     }
     switch (type) {
-        case TIMESTAMPOID: return plan->as_timestamp;
-        case DATEOID: return plan->as_date;
-        default: return plan->as_timestamptz;
+        case TIMESTAMPOID:
+            return plan->as_timestamp;
+        case DATEOID:
+            return plan->as_date;
+        default:
+            return plan->as_timestamptz;
     }
 }
 
@@ -127,11 +131,13 @@ Datum NowFor(TouchPlan* plan, Oid type) {
 bool RowUnchanged(TupleDesc desc, HeapTuple old_tuple, HeapTuple new_tuple, int skip_attnum) {
     for (int i = 0; i < desc->natts; i++) {
         Form_pg_attribute attr = TupleDescAttr(desc, i);
-        if (attr->attisdropped || i + 1 == skip_attnum) continue;
+        if (attr->attisdropped || i + 1 == skip_attnum)
+            continue;
         bool old_null, new_null;
         Datum old_value = heap_getattr(old_tuple, i + 1, desc, &old_null);
         Datum new_value = heap_getattr(new_tuple, i + 1, desc, &new_null);
-        if (old_null != new_null) return false;
+        if (old_null != new_null)
+            return false;
         if (!old_null && !datumIsEqual(old_value, new_value, attr->attbyval, attr->attlen)) {
             return false;
         }
@@ -144,11 +150,14 @@ bool RowUnchanged(TupleDesc desc, HeapTuple old_tuple, HeapTuple new_tuple, int 
 
 KEEL_FUNCTION(keel_touch_updated_at) {
     using namespace keel::pg;
-    if (!CALLED_AS_TRIGGER(fcinfo)) ProtocolError("was not called by the trigger manager");
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        ProtocolError("was not called by the trigger manager");
     auto* trigdata = reinterpret_cast<TriggerData*>(fcinfo->context);
     TriggerEvent event = trigdata->tg_event;
-    if (!TRIGGER_FIRED_BEFORE(event)) ProtocolError("must be fired BEFORE, not AFTER or INSTEAD OF");
-    if (!TRIGGER_FIRED_FOR_ROW(event)) ProtocolError("must be fired FOR EACH ROW");
+    if (!TRIGGER_FIRED_BEFORE(event))
+        ProtocolError("must be fired BEFORE, not AFTER or INSTEAD OF");
+    if (!TRIGGER_FIRED_FOR_ROW(event))
+        ProtocolError("must be fired FOR EACH ROW");
     if (TRIGGER_FIRED_BY_DELETE(event) || TRIGGER_FIRED_BY_TRUNCATE(event)) {
         ProtocolError("must be fired by UPDATE or INSERT, not DELETE or TRUNCATE");
     }
@@ -175,11 +184,12 @@ KEEL_FUNCTION(keel_touch_updated_at) {
         tuple = trigdata->tg_newtuple;
         if (plan->on_unchanged != OnUnchanged::kTouch &&
             RowUnchanged(desc, trigdata->tg_trigtuple, tuple, plan->on_update.attnum)) {
-            if (plan->on_unchanged == OnUnchanged::kSkip) return PointerGetDatum(nullptr);
+            if (plan->on_unchanged == OnUnchanged::kSkip)
+                return PointerGetDatum(nullptr);
             bool old_null;
             cols[ncols] = plan->on_update.attnum;
-            values[ncols] = heap_getattr(trigdata->tg_trigtuple, plan->on_update.attnum, desc,
-                                         &old_null);
+            values[ncols] =
+                heap_getattr(trigdata->tg_trigtuple, plan->on_update.attnum, desc, &old_null);
             nulls[ncols++] = old_null;
         } else {
             cols[ncols] = plan->on_update.attnum;
