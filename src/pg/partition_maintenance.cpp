@@ -630,7 +630,7 @@ void Maintainer::Evacuate(const pt::Plan& plan) {
             ErrorKind::kInsufficientPrivilege,
             "moving rows out of the default partition of a table with triggers needs a superuser",
             "keel switches the table's triggers off (session_replication_role = replica) while it "
-            "moves rows, so a moved row is not treated as a new one.",
+            "moves rows, so that moving a row does not count as inserting it.",
             "Run keel.run_maintenance() as a superuser, or let the background worker do it.");
     }
 
@@ -825,8 +825,9 @@ void RunTasks(pt::Micros as_of, std::vector<ActionRow>* out) {
 void LogAction(const ActionRow& a) {
     Oid oid = a.parent;
     const char* parent = OidIsValid(oid) ? PgCall([&] { return get_rel_name(oid); }) : nullptr;
-    std::string line = "keel maintenance: " + std::string(parent ? parent : "-") + " " + a.action +
-                       " " + a.object + (a.has_rows ? " rows=" + std::to_string(a.rows) : "") +
+    std::string line = "keel maintenance of " + std::string(parent ? parent : "tasks") + ": " +
+                       a.action + (a.object.empty() ? "" : " " + a.object) +
+                       (a.has_rows ? " (" + std::to_string(a.rows) + " rows)" : "") +
                        (a.detail.empty() ? "" : ": " + a.detail);
     const char* text = line.c_str();
     int level = a.action == "error" ? WARNING : LOG;

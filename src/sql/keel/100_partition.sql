@@ -206,7 +206,16 @@ BEGIN
         END IF;
     END IF;
 
-    RETURN QUERY SELECT * FROM keel.run_maintenance(partition_by_time.parent, partition_by_time.as_of);
+    -- The first run is part of the registration: if it fails, nothing is registered.
+    FOR parent_table, action, object, row_count, detail IN
+        SELECT * FROM keel.run_maintenance(partition_by_time.parent, partition_by_time.as_of) LOOP
+        IF action = 'error' THEN
+            RAISE EXCEPTION '%', substr(detail, 8)
+                USING ERRCODE = left(detail, 5),
+                      HINT = 'Nothing was registered and no partition was made.';
+        END IF;
+        RETURN NEXT;
+    END LOOP;
 END
 $$;
 
@@ -230,3 +239,30 @@ REVOKE ALL ON FUNCTION keel.unregister_partitioning(regclass) FROM PUBLIC;
 
 COMMENT ON FUNCTION keel.unregister_partitioning(regclass) IS
 'Stops partition maintenance of a table (its partitions are left as they are); false when it was not registered.';
+
+-- A registered parent that is dropped leaves no registration behind.  (Should the
+-- event trigger not fire, e.g. under session_replication_role = replica,
+-- keel.run_maintenance() notices the missing table and removes the row itself.)
+CREATE FUNCTION keel._partition_forget_dropped()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM keel.partition_config c
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND c.parent::oid = d.objid;
+END
+$$;
+
+REVOKE ALL ON FUNCTION keel._partition_forget_dropped() FROM PUBLIC;
+
+COMMENT ON FUNCTION keel._partition_forget_dropped() IS
+'sql_drop event trigger: removes the partition_config row of a dropped parent table.';
+
+CREATE EVENT TRIGGER keel_partition_forget_dropped ON sql_drop
+    EXECUTE FUNCTION keel._partition_forget_dropped();
+
+COMMENT ON EVENT TRIGGER keel_partition_forget_dropped IS
+'Keeps keel.partition_config free of tables that no longer exist.';
