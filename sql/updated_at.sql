@@ -69,6 +69,30 @@ COMMIT;
 UPDATE events SET created_at = '1990-01-01';
 SELECT created_at = '1990-01-01' AS created_untouched_by_update FROM events;
 
+-- every tuple layout: NULLs before the column, short and long and TOASTed varlenas,
+-- a dropped column, a column added without a rewrite (missing in old tuples), odd
+-- alignment; other columns must come out byte-identical and the stamp must be exact
+CREATE TABLE layouts (a smallint, b text, c "char", d bigint, e text, updated_at timestamptz, f int, g date);
+INSERT INTO layouts VALUES
+    (1, NULL, 'x', NULL, 'short', '2000-01-01', 1, '2000-01-01'),
+    (2, repeat('long', 100), NULL, 42, NULL, '2000-01-01', NULL, NULL),
+    (3, (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 400) g), 'y', 7, 'toasted', '2000-01-01', 3, '2000-01-01'),
+    (4, 'z', 'q', 1, 'null stamp', NULL, 4, '2000-01-01');
+ALTER TABLE layouts DROP COLUMN c;
+ALTER TABLE layouts ADD COLUMN h timestamptz DEFAULT '2001-01-01';
+INSERT INTO layouts (a, b, d, e, updated_at, f, g, h) VALUES (5, 'new', 5, 'after add', '2000-01-01', 5, '2000-01-01', '2001-01-01');
+SELECT keel.enable_updated_at('layouts');
+SELECT keel.enable_updated_at('layouts', 'g');
+SELECT keel.enable_updated_at('layouts', 'h');
+CREATE TABLE layouts_before AS SELECT a, md5(row(a, b, d, e, f)::text) AS fingerprint FROM layouts;
+BEGIN;
+UPDATE layouts SET f = f;
+SELECT l.a, md5(row(l.a, l.b, l.d, l.e, l.f)::text) = b.fingerprint AS others_identical,
+       l.updated_at = now() AS stamped, l.g = now()::date AS g_stamped, l.h = now() AS h_stamped,
+       pg_column_size(l.b) AS b_size
+FROM layouts l JOIN layouts_before b USING (a) ORDER BY a;
+COMMIT;
+
 -- partitioned tables: the trigger reaches every partition, present and future
 CREATE TABLE measurements (id int, at date, updated_at timestamptz) PARTITION BY RANGE (at);
 CREATE TABLE measurements_2025 PARTITION OF measurements FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');

@@ -13,7 +13,7 @@ die()  { printf 'keel: %s\n' "$*" >&2; exit 1; }
 KEEL_APT_PACKAGES=(
     build-essential cmake pkg-config git
     "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" "postgresql-client-$PG_MAJOR"
-    libssl-dev libargon2-dev libgtest-dev googletest
+    openssl libssl-dev libargon2-dev libgtest-dev googletest
     libipc-run-perl clang libclang-rt-14-dev
 )
 

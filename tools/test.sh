@@ -63,8 +63,9 @@ run_ctest() {  # label build-dir cmake-args...
         tail -40 "$dir.log"; count "$label" 0 1; return
     fi
     local out total failed
-    out="$(cd "$dir" && ctest --output-on-failure -j"$(nproc)" 2>&1)"
+    out="$(cd "$dir" && ctest --output-on-failure -j"$(nproc)" ${CTEST_FILTER:+-R "$CTEST_FILTER"} 2>&1)"
     printf '%s\n' "$out" | grep -E 'tests passed|\*\*\*Failed|Failed  |Exception' | sed 's/^/    /'
+    if printf '%s\n' "$out" | grep -q 'No tests were found'; then note "no tests"; return; fi
     total="$(printf '%s\n' "$out" | sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p')"
     failed="$(printf '%s\n' "$out" | sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p')"
     if [ -z "$total" ]; then printf '%s\n' "$out" | tail -30; count "$label" 0 1; return; fi
@@ -74,7 +75,7 @@ run_ctest() {  # label build-dir cmake-args...
 mkdir -p build
 want unit && run_ctest "unit tests (GoogleTest)" build/cmake
 want sanitize && CXX=clang++ run_ctest "unit tests under ASan+UBSan" build/cmake-asan -DKEEL_SANITIZE=ON
-want fuzz && CXX=clang++ run_ctest "fuzz targets (libFuzzer, ${FUZZ_SECONDS}s each)" build/cmake-fuzz \
+want fuzz && CTEST_FILTER='^fuzz_' CXX=clang++ run_ctest "fuzz targets (libFuzzer, ${FUZZ_SECONDS}s each)" build/cmake-fuzz \
     -DKEEL_FUZZ=ON -DKEEL_FUZZ_SECONDS="$FUZZ_SECONDS"
 
 # ---------------------------------------------------------------- server suites
@@ -137,14 +138,14 @@ if want tap; then
     for t in test/t/*.pl; do
         [ -e "$t" ] || continue
         tdir="$WORK/out/tap/$(basename "$t" .pl)"; mkdir -p "$tdir"; chown -R "$KEEL_OS_USER" "$WORK/out/tap"
-        if as_pg env PATH="$BIN:$PATH" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
-            TESTDATADIR="$tdir" TESTLOGDIR="$tdir/log" PG_CONFIG="$BIN/pg_config" \
+        if (cd "$tdir" && as_pg env PATH="$BIN:$PATH" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+            TESTDIR="$tdir" PG_CONFIG="$BIN/pg_config" \
             KEEL_SRC="$WORK/src" KEEL_MASTER_KEY="$WORK/keys/master.key" \
-            prove -I "$PGXS_DIR/src/test/perl" "$WORK/src/$t" >"$tdir/prove.log" 2>&1; then
+            prove -I "$PGXS_DIR/src/test/perl" "$WORK/src/$t" >"$tdir/prove.log" 2>&1); then
             ok=$((ok + 1)); note "ok     $(basename "$t")"
         else
             bad=$((bad + 1)); note "FAILED $(basename "$t")"; tail -40 "$tdir/prove.log"
-            tail -30 "$tdir"/log/*.log 2>/dev/null
+            tail -30 "$tdir"/tmp_check/log/*.log 2>/dev/null
         fi
     done
     count "TAP tests" "$ok" "$bad"

@@ -63,10 +63,11 @@ Datum InvokeGuarded(PgFunctionImpl impl, FunctionCallInfo fcinfo) {
     }
 
     // Every C++ frame below this one is gone; raising now skips no destructor.
-    if (pg_error != nullptr) ReThrowError(pg_error);
-    ereport(ERROR, (errcode(sqlstate), errmsg_internal("%s", message),
-                    detail[0] ? errdetail_internal("%s", detail) : 0,
-                    hint[0] ? errhint("%s", hint) : 0));
+    if (pg_error != nullptr)
+        ReThrowError(pg_error);
+    ereport(ERROR,
+            (errcode(sqlstate), errmsg_internal("%s", message),
+             detail[0] ? errdetail_internal("%s", detail) : 0, hint[0] ? errhint("%s", hint) : 0));
     pg_unreachable();
 }
 
@@ -75,9 +76,7 @@ void CallPgGuarded(void (*fn)(void*), void* arg) {
     ErrorData* volatile captured = nullptr;
 
     PG_TRY();
-    {
-        fn(arg);
-    }
+    { fn(arg); }
     PG_CATCH();
     {
         // Copy out of ErrorContext into the caller's context, then reset the error
@@ -88,7 +87,8 @@ void CallPgGuarded(void (*fn)(void*), void* arg) {
     }
     PG_END_TRY();
 
-    if (captured != nullptr) throw PgError(captured);
+    if (captured != nullptr)
+        throw PgError(captured);
 }
 
 }  // namespace keel::bridge

@@ -29,12 +29,12 @@ namespace keel::bridge {
 // A PostgreSQL error in flight through C++ frames.  The ErrorData lives in the
 // memory context that was current when PgCall was entered.
 class PgError : public std::exception {
-public:
+  public:
     explicit PgError(ErrorData* data) : data_(data) {}
     const char* what() const noexcept override;
     ErrorData* data() const noexcept { return data_; }
 
-private:
+  private:
     ErrorData* data_;
 };
 
@@ -59,10 +59,12 @@ auto PgCall(Fn&& fn) -> decltype(fn()) {
             std::remove_reference_t<Fn>* fn;
             R result;
         } ctx{&fn, R{}};
-        CallPgGuarded([](void* p) {
-            auto* c = static_cast<Ctx*>(p);
-            c->result = (*c->fn)();
-        }, &ctx);
+        CallPgGuarded(
+            [](void* p) {
+                auto* c = static_cast<Ctx*>(p);
+                c->result = (*c->fn)();
+            },
+            &ctx);
         return ctx.result;
     }
 }
@@ -71,13 +73,13 @@ auto PgCall(Fn&& fn) -> decltype(fn()) {
 
 // Defines an SQL-callable function `name` whose body is guarded.  Use:
 //   KEEL_FUNCTION(keel_encrypt) { ... return PointerGetDatum(...); }
-#define KEEL_FUNCTION(name)                                                    \
-    static Datum name##_impl(FunctionCallInfo fcinfo);                         \
-    extern "C" {                                                               \
-    PGDLLEXPORT Datum name(PG_FUNCTION_ARGS);                                  \
-    PG_FUNCTION_INFO_V1(name);                                                 \
-    Datum name(PG_FUNCTION_ARGS) {                                             \
-        return keel::bridge::InvokeGuarded(name##_impl, fcinfo);               \
-    }                                                                          \
-    }                                                                          \
+#define KEEL_FUNCTION(name)                                      \
+    static Datum name##_impl(FunctionCallInfo fcinfo);           \
+    extern "C" {                                                 \
+    PGDLLEXPORT Datum name(PG_FUNCTION_ARGS);                    \
+    PG_FUNCTION_INFO_V1(name);                                   \
+    Datum name(PG_FUNCTION_ARGS) {                               \
+        return keel::bridge::InvokeGuarded(name##_impl, fcinfo); \
+    }                                                            \
+    }                                                            \
     static Datum name##_impl([[maybe_unused]] FunctionCallInfo fcinfo)

@@ -14,22 +14,22 @@ namespace keel::core {
 // Each kind maps to one SQLSTATE in src/bridge/errors.cpp; add a kind there when
 // you add one here (a unit test checks the names stay in step).
 enum class ErrorKind {
-    kInvalidParameter,   // bad argument value                      22023
-    kNullValue,          // NULL where a value is required          22004
-    kInvalidText,        // unparseable text representation        22P02
-    kDataCorrupted,      // tampered ciphertext, broken chain       XX001
-    kUndefinedObject,    // unknown key, table, column              42704
-    kUndefinedColumn,    // named column does not exist             42703
-    kWrongObjectType,    // a view where a table is needed          42809
-    kDatatypeMismatch,   // column of the wrong type                42804
-    kDuplicateObject,    // already exists                          42710
-    kFeatureNotSupported,  // valid request keel does not do         0A000
-    kConfigError,        // missing/bad GUC, master key file       F0000
+    kInvalidParameter,       // bad argument value                      22023
+    kNullValue,              // NULL where a value is required          22004
+    kInvalidText,            // unparseable text representation        22P02
+    kDataCorrupted,          // tampered ciphertext, broken chain       XX001
+    kUndefinedObject,        // unknown key, table, column              42704
+    kUndefinedColumn,        // named column does not exist             42703
+    kWrongObjectType,        // a view where a table is needed          42809
+    kDatatypeMismatch,       // column of the wrong type                42804
+    kDuplicateObject,        // already exists                          42710
+    kFeatureNotSupported,    // valid request keel does not do         0A000
+    kConfigError,            // missing/bad GUC, master key file       F0000
     kInsufficientPrivilege,  //                                      42501
-    kTriggerProtocol,    // trigger fired in the wrong way          39P01
-    kProgramLimit,       // value too large                         54000
-    kObjectInUse,        // lock not available / concurrent use     55006
-    kInternal,           // a bug in keel                           XX000
+    kTriggerProtocol,        // trigger fired in the wrong way          39P01
+    kProgramLimit,           // value too large                         54000
+    kObjectInUse,            // lock not available / concurrent use     55006
+    kInternal,               // a bug in keel                           XX000
 };
 
 const char* ErrorKindName(ErrorKind kind) noexcept;
@@ -44,12 +44,12 @@ struct Error {
 // Thrown only by code that cannot return a value (constructors, deep helpers);
 // the bridge catches it and reports kind/message/detail/hint unchanged.
 class KeelException : public std::exception {
-public:
+  public:
     explicit KeelException(Error e) : error_(std::move(e)) {}
     const char* what() const noexcept override { return error_.message.c_str(); }
     const Error& error() const noexcept { return error_; }
 
-private:
+  private:
     Error error_;
 };
 
@@ -61,8 +61,8 @@ private:
 // A value or an Error.  Deliberately tiny: C++17 has no std::expected.
 template <typename T>
 class Result {
-public:
-    Result(T value) : ok_(true), value_(std::move(value)) {}  // NOLINT: implicit by design
+  public:
+    Result(T value) : ok_(true), value_(std::move(value)) {}       // NOLINT: implicit by design
     Result(Error error) : ok_(false), error_(std::move(error)) {}  // NOLINT
 
     bool ok() const noexcept { return ok_; }
@@ -75,15 +75,17 @@ public:
     // For callers that have nowhere to return an Error to: the bridge turns the
     // exception back into the same ERROR.
     T& ValueOrThrow() & {
-        if (!ok_) throw KeelException(error_);
+        if (!ok_)
+            throw KeelException(error_);
         return value_;
     }
     T ValueOrThrow() && {
-        if (!ok_) throw KeelException(std::move(error_));
+        if (!ok_)
+            throw KeelException(std::move(error_));
         return std::move(value_);
     }
 
-private:
+  private:
     bool ok_;
     T value_{};
     Error error_{};

@@ -3,6 +3,7 @@
 #include "pg/gucs.hpp"
 
 #include "bridge/pg.hpp"
+#include "pg/keystore.hpp"
 
 extern "C" {
 #include "utils/guc.h"
@@ -10,10 +11,23 @@ extern "C" {
 
 namespace keel::pg {
 
-char* g_maintenance_databases = nullptr;
-int g_maintenance_interval = 3600;
-char* g_maintenance_now = nullptr;
-char* g_maintenance_role = nullptr;
+namespace guc {
+char* maintenance_databases = nullptr;
+int maintenance_interval = 3600;
+char* maintenance_now = nullptr;
+char* maintenance_role = nullptr;
+char* master_key_command = nullptr;
+char* master_key_file = nullptr;
+}  // namespace guc
+
+namespace {
+
+// Assign hooks must not fail: they only mark the key cache for a flush.
+void MasterKeyAssign(const char*, void*) {
+    MasterKeySettingChanged();
+}
+
+}  // namespace
 
 void RegisterGucs() {
     DefineCustomStringVariable(
@@ -21,20 +35,33 @@ void RegisterGucs() {
         "Databases in which keel's background worker runs keel.run_maintenance().",
         "A comma-separated list of database names; empty (the default) leaves the worker idle. "
         "Needs shared_preload_libraries = 'keel'.",
-        &g_maintenance_databases, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+        &guc::maintenance_databases, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("keel.maintenance_interval",
                             "Time between two maintenance runs of the background worker.", nullptr,
-                            &g_maintenance_interval, 3600, 1, 7 * 24 * 3600, PGC_SIGHUP, GUC_UNIT_S,
-                            nullptr, nullptr, nullptr);
+                            &guc::maintenance_interval, 3600, 1, 7 * 24 * 3600, PGC_SIGHUP,
+                            GUC_UNIT_S, nullptr, nullptr, nullptr);
     DefineCustomStringVariable(
         "keel.maintenance_now",
         "The time partition maintenance takes as now (for tests); empty uses the real clock.",
         "Any timestamptz literal. keel.run_maintenance(as_of => ...) takes precedence.",
-        &g_maintenance_now, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+        &guc::maintenance_now, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomStringVariable("keel.maintenance_role",
                                "The role keel's background worker runs maintenance as.",
                                "Empty (the default) means the bootstrap superuser.",
-                               &g_maintenance_role, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+                               &guc::maintenance_role, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "keel.master_key_command",
+        "Shell command that prints keel's master key (64 hexadecimal characters).",
+        "The hook for a key management service. Use either this or keel.master_key_file.",
+        &guc::master_key_command, "", PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE, nullptr,
+        MasterKeyAssign, nullptr);
+    DefineCustomStringVariable(
+        "keel.master_key_file",
+        "File holding keel's 256-bit master key as 64 hexadecimal characters.",
+        "The file must not be readable by group or others. Make one with: openssl rand -hex 32.",
+        &guc::master_key_file, "", PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE, nullptr,
+        MasterKeyAssign, nullptr);
+
     MarkGUCPrefixReserved("keel");
 }
 

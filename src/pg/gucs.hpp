@@ -5,10 +5,14 @@ namespace keel::pg {
 // Registers every keel.* setting (one function, alphabetical, see gucs.cpp).
 void RegisterGucs();
 
-// Setting variables (plain data, owned by the GUC machinery).
-extern char* g_maintenance_databases;  // keel.maintenance_databases
-extern int g_maintenance_interval;     // keel.maintenance_interval, seconds
-extern char* g_maintenance_now;        // keel.maintenance_now ('' = the real clock)
-extern char* g_maintenance_role;       // keel.maintenance_role ('' = bootstrap superuser)
+// The settings' variables (plain data owned by the GUC machinery), alphabetical.
+namespace guc {
+extern char* maintenance_databases;  // keel.maintenance_databases
+extern int maintenance_interval;     // keel.maintenance_interval, seconds
+extern char* maintenance_now;        // keel.maintenance_now ('' = the real clock)
+extern char* maintenance_role;       // keel.maintenance_role ('' = bootstrap superuser)
+extern char* master_key_command;
+extern char* master_key_file;
+}  // namespace guc
 
 }  // namespace keel::pg

@@ -77,7 +77,7 @@ void RunRound() {
     MemoryContext round =
         AllocSetContextCreate(TopMemoryContext, "keel maintenance round", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(round);
-    char* raw = pstrdup(g_maintenance_databases ? g_maintenance_databases : "");
+    char* raw = pstrdup(guc::maintenance_databases ? guc::maintenance_databases : "");
     List* names = NIL;
     if (!SplitGUCList(raw, ',', &names)) {
         ereport(WARNING, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -97,7 +97,7 @@ void RunRound() {
 }
 
 bool HaveDatabases() {
-    return g_maintenance_databases != nullptr && g_maintenance_databases[0] != '\0';
+    return guc::maintenance_databases != nullptr && guc::maintenance_databases[0] != '\0';
 }
 
 // ---- the worker --------------------------------------------------------------------
@@ -182,14 +182,14 @@ void keel_maintenance_launcher_main(Datum) {
             TimestampTz now = GetCurrentTimestamp();
             TimestampTz due =
                 ran ? TimestampTzPlusMilliseconds(last_round,
-                                                  static_cast<int64>(g_maintenance_interval) * 1000)
+                                                  static_cast<int64>(guc::maintenance_interval) * 1000)
                     : now;
             if (now >= due) {
                 last_round = now;
                 ran = true;
                 RunRound();
                 due = TimestampTzPlusMilliseconds(
-                    last_round, static_cast<int64>(g_maintenance_interval) * 1000);
+                    last_round, static_cast<int64>(guc::maintenance_interval) * 1000);
                 now = GetCurrentTimestamp();
             }
             long left_ms = static_cast<long>((due - now) / 1000);
@@ -210,8 +210,8 @@ void keel_maintenance_worker_main(Datum) {
     strlcpy(dbname, MyBgworkerEntry->bgw_extra, BGW_EXTRALEN);
     pqsignal(SIGTERM, die);
     BackgroundWorkerUnblockSignals();
-    const char* role = g_maintenance_role != nullptr && g_maintenance_role[0] != '\0'
-                           ? g_maintenance_role
+    const char* role = guc::maintenance_role != nullptr && guc::maintenance_role[0] != '\0'
+                           ? guc::maintenance_role
                            : nullptr;
     BackgroundWorkerInitializeConnection(dbname, role, 0);
     pgstat_report_appname("keel maintenance");

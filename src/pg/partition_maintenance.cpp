@@ -714,7 +714,7 @@ void Maintainer::Retire(const pt::Plan& plan) {
 pt::Micros ResolveAsOf(FunctionCallInfo fcinfo, int argno) {
     if (!PG_ARGISNULL(argno))
         return PG_GETARG_TIMESTAMPTZ(argno);
-    const char* setting = g_maintenance_now;
+    const char* setting = guc::maintenance_now;
     if (setting != nullptr && setting[0] != '\0') {
         return PgCall([&] {
             return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(setting),

@@ -1,0 +1,91 @@
+#include "core/aead.hpp"
+
+#include <openssl/evp.h>
+
+#include <climits>
+
+#include "core/status.hpp"
+
+namespace keel::core {
+
+namespace {
+
+[[noreturn]] void OpenSslFailed(const char* what) {
+    Throw(ErrorKind::kInternal, std::string("OpenSSL AES-256-GCM failed: ") + what);
+}
+
+void CheckLength(size_t n) {
+    if (n > static_cast<size_t>(INT_MAX)) {
+        Throw(ErrorKind::kProgramLimit, "value too large to encrypt",
+              "AES-256-GCM input is limited to 2 GB.");
+    }
+}
+
+}  // namespace
+
+Aes256Gcm::Aes256Gcm() {
+    // An explicit fetch: OpenSSL 3 then skips the provider lookup on every init.
+    cipher_ = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+    ctx_ = EVP_CIPHER_CTX_new();
+    if (cipher_ == nullptr || ctx_ == nullptr) {
+        EVP_CIPHER_free(cipher_);
+        EVP_CIPHER_CTX_free(ctx_);
+        OpenSslFailed("cipher unavailable");
+    }
+}
+
+Aes256Gcm::~Aes256Gcm() {
+    EVP_CIPHER_CTX_free(ctx_);  // cleanses the key schedule
+    EVP_CIPHER_free(cipher_);
+}
+
+void Aes256Gcm::Seal(const Key256& key, const uint8_t* nonce, ByteSpan aad, ByteSpan pt,
+                     uint8_t* out, uint8_t* tag) {
+    CheckLength(pt.size);
+    CheckLength(aad.size);
+    int len = 0;
+    if (EVP_EncryptInit_ex(ctx_, cipher_, nullptr, key.bytes, nonce) != 1)
+        OpenSslFailed("init");
+    if (aad.size > 0 &&
+        EVP_EncryptUpdate(ctx_, nullptr, &len, aad.data, static_cast<int>(aad.size)) != 1) {
+        OpenSslFailed("aad");
+    }
+    if (pt.size > 0 &&
+        EVP_EncryptUpdate(ctx_, out, &len, pt.data, static_cast<int>(pt.size)) != 1) {
+        OpenSslFailed("update");
+    }
+    if (EVP_EncryptFinal_ex(ctx_, out + pt.size, &len) != 1)
+        OpenSslFailed("final");
+    if (EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_GCM_GET_TAG, static_cast<int>(kGcmTagBytes), tag) != 1) {
+        OpenSslFailed("tag");
+    }
+}
+
+bool Aes256Gcm::Open(const Key256& key, const uint8_t* nonce, ByteSpan aad, ByteSpan ct,
+                     const uint8_t* tag, uint8_t* out) {
+    CheckLength(ct.size);
+    CheckLength(aad.size);
+    int len = 0;
+    if (EVP_DecryptInit_ex(ctx_, cipher_, nullptr, key.bytes, nonce) != 1)
+        OpenSslFailed("init");
+    if (aad.size > 0 &&
+        EVP_DecryptUpdate(ctx_, nullptr, &len, aad.data, static_cast<int>(aad.size)) != 1) {
+        OpenSslFailed("aad");
+    }
+    if (ct.size > 0 &&
+        EVP_DecryptUpdate(ctx_, out, &len, ct.data, static_cast<int>(ct.size)) != 1) {
+        OpenSslFailed("update");
+    }
+    if (EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_GCM_SET_TAG, static_cast<int>(kGcmTagBytes),
+                            const_cast<uint8_t*>(tag)) != 1) {
+        OpenSslFailed("tag");
+    }
+    if (EVP_DecryptFinal_ex(ctx_, out + ct.size, &len) != 1) {
+        if (ct.size > 0)
+            OPENSSL_cleanse(out, ct.size);
+        return false;
+    }
+    return true;
+}
+
+}  // namespace keel::core
