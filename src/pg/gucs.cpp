@@ -12,6 +12,8 @@ extern "C" {
 namespace keel::pg {
 
 namespace guc {
+bool allow_blueprint_drop = false;
+char* blueprint_drop_state = nullptr;
 char* maintenance_databases = nullptr;
 int maintenance_interval = 3600;
 char* maintenance_now = nullptr;
@@ -30,6 +32,18 @@ void MasterKeyAssign(const char*, void*) {
 }  // namespace
 
 void RegisterGucs() {
+    DefineCustomBoolVariable(
+        "keel.allow_blueprint_drop",
+        "Lets DROP EXTENSION drop a keel blueprint whose tables hold rows.",
+        "Set it with SET LOCAL for the one transaction that drops the blueprint, or call "
+        "keel.drop_blueprint(name, force => true).",
+        &guc::allow_blueprint_drop, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "keel.blueprint_drop_state",
+        "Internal to keel's drop guard: the blueprints holding rows when a DROP started.",
+        nullptr, &guc::blueprint_drop_state, "", PGC_USERSET,
+        GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_NO_RESET_ALL | GUC_DISALLOW_IN_FILE, nullptr,
+        nullptr, nullptr);
     DefineCustomStringVariable(
         "keel.maintenance_databases",
         "Databases in which keel's background worker runs keel.run_maintenance().",
