@@ -40,6 +40,8 @@ LANGUAGE c
 IMMUTABLE STRICT
 AS 'MODULE_PATHNAME', 'keel_partition_name';
 
+REVOKE ALL ON FUNCTION keel._partition_name(name, text) FROM PUBLIC;
+
 COMMENT ON FUNCTION keel._partition_name(name, text) IS
 'The name keel gives a partition: <parent>_<suffix>, the parent part clipped on a '
 'character boundary so the whole stays within NAMEDATALEN.';
