@@ -27,13 +27,18 @@ INSERT INTO public_functions_allowed VALUES
     ('hash_password'), ('verify_password'), ('password_needs_rehash'),
     ('issue_api_key'), ('hash_api_key'), ('hash_token'),
     -- audit chain: verification is read-only
-    ('verify_audit_chain'), ('audit_chain_digest');
+    ('verify_audit_chain'), ('audit_chain_digest'),
+    -- CJK text search: runs as the caller, who needs CREATE on the target schema
+    ('create_cjk_config');
 
--- Executable by PUBLIC but not on the allow-list (must be empty).
+-- Executable by PUBLIC but not on the allow-list (must be empty).  Support functions
+-- taking an `internal` argument (text search parser callbacks, ...) cannot be called
+-- from SQL at all and need no entry.
 SELECT p.oid::regprocedure AS public_but_not_allowed
   FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
  WHERE p.pronamespace = 'keel'::regnamespace
    AND a.grantee = 0 AND a.privilege_type = 'EXECUTE'
+   AND NOT 'internal'::regtype = ANY (p.proargtypes::regtype[])
    AND (p.proname NOT IN (SELECT proname FROM public_functions_allowed) OR p.proname LIKE '\_%')
  ORDER BY 1::text;
 -- (not vacuous: the same query finds the allowed updated_at functions)
@@ -229,6 +234,11 @@ UPDATE notes SET body = 'b';
 SELECT updated_at > '2000-01-01 00:00:00+00' AS touched FROM notes;
 SELECT count(*) >= 0 AS keys_metadata_readable FROM keel.keys;
 SELECT keel.disable_updated_at('notes');
+SELECT to_tsvector('keel.chinese', '数据库') = to_tsvector('keel.chinese', '数据库') AS cjk_search_usable;
+SELECT keel.create_cjk_config('least_privilege_test', 'app_chinese');
+-- ... but nothing in schema keel.
+SELECT keel.create_cjk_config('keel', 'planted');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 -- ... but not on someone else's table.
