@@ -26,8 +26,9 @@ CREATE TABLE public_functions_allowed (proname name PRIMARY KEY);
 INSERT INTO public_functions_allowed VALUES
     -- updated_at: run as the caller, who must own the table
     ('touch_updated_at'), ('enable_updated_at'), ('disable_updated_at'),
-    -- field encryption: decryption checks membership of keel_decrypt itself
-    ('encrypt'), ('encrypt_text'), ('encrypt_jsonb'),
+    -- field encryption: decryption checks membership of keel_decrypt itself; column_aad
+    -- only computes the associated data a decrypting view passes to it
+    ('encrypt'), ('encrypt_text'), ('encrypt_jsonb'), ('column_aad'),
     ('decrypt'), ('decrypt_text'), ('decrypt_jsonb'),
     -- passwords and API keys
     ('hash_password'), ('verify_password'), ('password_needs_rehash'),
@@ -64,8 +65,10 @@ SELECT p.oid::regprocedure AS public_security_definer
 
 -- Every SECURITY DEFINER function of every keel extension pins search_path with
 -- pg_temp last (must be empty), and those in schema keel use exactly the house setting.
+-- Exempt: procedures that COMMIT between batches (keel.reencrypt), which PostgreSQL
+-- forbids to carry a SET clause; they are not SECURITY DEFINER and qualify every name.
 WITH keel_functions AS (
-    SELECT p.oid, p.pronamespace, p.prosecdef, p.prolang, p.proconfig
+    SELECT p.oid, p.pronamespace, p.prosecdef, p.prolang, p.proconfig, p.prokind
       FROM pg_proc p
       JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
       JOIN pg_extension e ON e.oid = d.refobjid
@@ -74,6 +77,7 @@ WITH keel_functions AS (
 SELECT f.oid::regprocedure AS unpinned_search_path, f.proconfig
   FROM keel_functions f
  WHERE (f.prosecdef OR f.prolang NOT IN (SELECT oid FROM pg_language WHERE lanname IN ('c', 'internal')))
+   AND NOT (f.prokind = 'p' AND NOT f.prosecdef)
    AND NOT EXISTS (SELECT 1 FROM unnest(f.proconfig) c
                     WHERE c LIKE 'search\_path=%'
                       AND c ~ 'pg_temp"?$'
