@@ -148,6 +148,13 @@ WHERE to_tsvector('chinese', content) @@ to_tsquery('chinese', 'autovacuum')
   AND deleted_at IS NULL
 ORDER BY created_at DESC
 LIMIT 20) q;
+-- Chinese words inside sentences are found (CJK bigrams), alone or with English.
+SELECT to_tsvector('chinese', '我们今天讨论数据库索引 index');
+SELECT count(*) AS with_shujuku FROM messages
+ WHERE to_tsvector('chinese', content) @@ to_tsquery('chinese', '数据库') AND deleted_at IS NULL;
+SELECT count(*) AS with_both FROM messages
+ WHERE to_tsvector('chinese', content) @@ to_tsquery('chinese', '全文搜索 & keel') AND deleted_at IS NULL;
+SELECT pg_temp.bp_plan($$SELECT id FROM messages WHERE to_tsvector('chinese', content) @@ to_tsquery('chinese', '索引')$$);
 -- The seed's own index expression is there too, for queries written with COALESCE.
 SELECT pg_temp.bp_plan($$SELECT id FROM messages WHERE to_tsvector('chinese', COALESCE(content, '')) @@ to_tsquery('chinese', 'keel')$$);
 -- audit_events query 1 (idx_audit_events_user_id; partition pruning to the recent month)

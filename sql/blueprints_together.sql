@@ -38,6 +38,17 @@ INSERT INTO "x; DROP TABLE users".messages (session_id, user_id, role, content, 
 VALUES ('00000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-000000000001', 'user', 'hello', '{"token_count": 5}');
 SELECT message_count, total_tokens FROM "x; DROP TABLE users".sessions;
 
+-- The drop guard runs for every role's DROP SCHEMA without needing any grant.
+CREATE ROLE blueprints_app;
+CREATE SCHEMA app_scratch AUTHORIZATION blueprints_app;
+SET ROLE blueprints_app;
+CREATE TABLE app_scratch.t (x int);
+DROP SCHEMA app_scratch CASCADE;
+SELECT keel._blueprint_extensions();
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+DROP ROLE blueprints_app;
+
 -- Dropping one blueprint leaves the others alone.
 SELECT keel.drop_blueprint('keel_agentstudio');
 SELECT count(*) AS left_installed FROM pg_extension WHERE extname LIKE 'keel\_%';

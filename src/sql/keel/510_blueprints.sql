@@ -112,6 +112,7 @@ REVOKE ALL ON FUNCTION keel.register_blueprint_tables(name, jsonb) FROM PUBLIC;
 CREATE FUNCTION keel._blueprint_drop_start()
 RETURNS event_trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -148,6 +149,7 @@ COMMENT ON FUNCTION keel._blueprint_drop_start() IS
 CREATE FUNCTION keel._blueprint_drop_check()
 RETURNS event_trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -175,6 +177,13 @@ $$;
 
 COMMENT ON FUNCTION keel._blueprint_drop_check() IS
 'Drop guard, sql_drop: refuses a command that dropped a blueprint extension holding rows.';
+
+-- The guard runs for every role's DROP SCHEMA: as its owner (SECURITY DEFINER, pinned
+-- search_path), so no role needs EXECUTE on the helpers, and PUBLIC has none.
+REVOKE ALL ON FUNCTION keel._blueprint_extensions() FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel._blueprint_has_rows(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel._blueprint_drop_start() FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel._blueprint_drop_check() FROM PUBLIC;
 
 CREATE EVENT TRIGGER keel_blueprint_drop_start ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
