@@ -26,7 +26,9 @@ INSERT INTO public_functions_allowed VALUES
     ('hash_password'), ('verify_password'), ('password_needs_rehash'),
     ('issue_api_key'), ('hash_api_key'), ('hash_token'),
     -- audit chain: verification is read-only
-    ('verify_audit_chain'), ('audit_chain_digest');
+    ('verify_audit_chain'), ('audit_chain_digest'),
+    -- CJK search: creates a text search configuration with the caller's rights
+    ('create_cjk_config');
 
 -- Executable by PUBLIC but not on the allow-list (must be empty).
 SELECT p.oid::regprocedure AS public_but_not_allowed
