@@ -73,7 +73,8 @@ awk -v m="$MBYTES" 'BEGIN{exit !(m >= 20)}' || die "corpus smaller than 20 MB; r
                         (SELECT count(*) FROM pg_class WHERE oid = (SELECT reltoastrelid FROM pg_class WHERE relname = 'corpus')
                            AND relpages > 0) AS toast_used" | sed 's/^/    table size, TOAST in use: /'
 
-declare -A BEST_TSV BEST_GIN LEXEMES
+declare -A BEST_TSV BEST_GIN ALL_TSV ALL_GIN LEXEMES
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 cpu() { "${PSQL[@]}" -c "SELECT backend_cpu_seconds(\$q\$$1\$q\$)"; }
 better() { [ -z "${2:-}" ] || awk -v a="$1" -v b="$2" 'BEGIN{exit !(a<b)}'; }  # $1 beats best $2
 
@@ -89,6 +90,7 @@ for ((t = 0; t < TRIALS; t++)); do
         s="$(cpu "SELECT sum(length(to_tsvector('$c', body))) FROM corpus")"
         note "trial $((t + 1)) $c: ${s}s"
         if better "$s" "${BEST_TSV[$c]:-}"; then BEST_TSV[$c]="$s"; fi
+        ALL_TSV[$c]="${ALL_TSV[$c]:-} $s"
     done
 done
 
@@ -100,6 +102,7 @@ for ((t = 0; t < INDEX_TRIALS; t++)); do
         s="$(cpu "CREATE INDEX corpus_fts ON corpus USING gin (to_tsvector('$c', body))")"
         note "trial $((t + 1)) $c: ${s}s"
         if better "$s" "${BEST_GIN[$c]:-}"; then BEST_GIN[$c]="$s"; fi
+        ALL_GIN[$c]="${ALL_GIN[$c]:-} $s"
     done
 done
 "${PSQL[@]}" -c "DROP INDEX IF EXISTS corpus_fts"
@@ -116,15 +119,16 @@ note "$TOKENIZER"
 {
     echo "Corpus: $MBYTES MB (10^6 bytes) of generated chat-like text in $ROWS rows (average $AVG_ROW"
     echo "bytes, stored inline), $CJK_SHARE % of the bytes CJK, the rest English words, numbers and"
-    echo "punctuation. Backend CPU seconds, best of $TRIALS ($INDEX_TRIALS for GIN); MB/s = MB per CPU-second,"
+    echo "punctuation. Backend CPU seconds, best and median of $TRIALS ($INDEX_TRIALS for GIN); MB/s = MB per CPU-second,"
     echo "i.e. per core. Reading the rows alone costs ${BASE}s (included below)."
     echo
-    echo "| configuration | parser | to_tsvector CPU (s) | to_tsvector MB/s | GIN build CPU (s) | GIN build MB/s | lexemes / row |"
+    echo "| configuration | parser | to_tsvector CPU s, best (median) | to_tsvector MB/s, best (median) | GIN build CPU s, best (median) | GIN build MB/s, best (median) | lexemes / row |"
     echo "|---|---|---|---|---|---|---|"
     for c in "${CONFIGS[@]}"; do
         case "$c" in keel.*|public.*) p="keel.cjk_parser";; *) p="default (built-in)";; esac
-        awk -v c="$c" -v p="$p" -v s="${BEST_TSV[$c]}" -v g="${BEST_GIN[$c]}" -v m="$MBYTES" -v l="${LEXEMES[$c]}" \
-            'BEGIN{printf "| %s | %s | %.2f | %.1f | %.2f | %.1f | %s |\n", c, p, s, m/s, g, m/g, l}'
+        awk -v c="$c" -v p="$p" -v s="${BEST_TSV[$c]}" -v sm="$(median "${ALL_TSV[$c]}")" \
+            -v g="${BEST_GIN[$c]}" -v gm="$(median "${ALL_GIN[$c]}")" -v m="$MBYTES" -v l="${LEXEMES[$c]}" \
+            'BEGIN{printf "| %s | %s | %.2f (%.2f) | %.1f (%.1f) | %.2f (%.2f) | %.1f (%.1f) | %s |\n", c, p, s, sm, m/s, m/sm, g, gm, m/g, m/gm, l}'
     done
     echo
     awk -v k="${BEST_TSV[keel.chinese]}" -v s="${BEST_TSV[pg_catalog.simple]}" \
