@@ -12,6 +12,12 @@ extern "C" {
 namespace keel::pg {
 
 namespace guc {
+bool allow_blueprint_drop = false;
+char* blueprint_drop_state = nullptr;
+char* maintenance_databases = nullptr;
+int maintenance_interval = 3600;
+char* maintenance_now = nullptr;
+char* maintenance_role = nullptr;
 char* master_key_command = nullptr;
 char* master_key_file = nullptr;
 }  // namespace guc
@@ -26,6 +32,37 @@ void MasterKeyAssign(const char*, void*) {
 }  // namespace
 
 void RegisterGucs() {
+    DefineCustomBoolVariable(
+        "keel.allow_blueprint_drop",
+        "Lets DROP EXTENSION drop a keel blueprint whose tables hold rows.",
+        "Set it with SET LOCAL for the one transaction that drops the blueprint, or call "
+        "keel.drop_blueprint(name, force => true).",
+        &guc::allow_blueprint_drop, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "keel.blueprint_drop_state",
+        "Internal to keel's drop guard: the blueprints holding rows when a DROP started.",
+        nullptr, &guc::blueprint_drop_state, "", PGC_USERSET,
+        GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_NO_RESET_ALL | GUC_DISALLOW_IN_FILE, nullptr,
+        nullptr, nullptr);
+    DefineCustomStringVariable(
+        "keel.maintenance_databases",
+        "Databases in which keel's background worker runs keel.run_maintenance().",
+        "A comma-separated list of database names; empty (the default) leaves the worker idle. "
+        "Needs shared_preload_libraries = 'keel'.",
+        &guc::maintenance_databases, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("keel.maintenance_interval",
+                            "Time between two maintenance runs of the background worker.", nullptr,
+                            &guc::maintenance_interval, 3600, 1, 7 * 24 * 3600, PGC_SIGHUP,
+                            GUC_UNIT_S, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "keel.maintenance_now",
+        "The time partition maintenance takes as now (for tests); empty uses the real clock.",
+        "Any timestamptz literal. keel.run_maintenance(as_of => ...) takes precedence.",
+        &guc::maintenance_now, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable("keel.maintenance_role",
+                               "The role keel's background worker runs maintenance as.",
+                               "Empty (the default) means the bootstrap superuser.",
+                               &guc::maintenance_role, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomStringVariable(
         "keel.master_key_command",
         "Shell command that prints keel's master key (64 hexadecimal characters).",

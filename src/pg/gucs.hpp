@@ -7,6 +7,12 @@ void RegisterGucs();
 
 // The settings' variables (plain data owned by the GUC machinery), alphabetical.
 namespace guc {
+extern bool allow_blueprint_drop;
+extern char* blueprint_drop_state;
+extern char* maintenance_databases;  // keel.maintenance_databases
+extern int maintenance_interval;     // keel.maintenance_interval, seconds
+extern char* maintenance_now;        // keel.maintenance_now ('' = the real clock)
+extern char* maintenance_role;       // keel.maintenance_role ('' = bootstrap superuser)
 extern char* master_key_command;
 extern char* master_key_file;
 }  // namespace guc

@@ -2,13 +2,18 @@
 // never by static constructors (they would run at dlopen, maybe in the postmaster).
 #include "bridge/pg.hpp"
 #include "pg/gucs.hpp"
+#include "pg/maintenance_worker.hpp"
 
 extern "C" {
+#include "miscadmin.h"
+
 PG_MODULE_MAGIC;
 
 PGDLLEXPORT void _PG_init(void);
 
 void _PG_init(void) {
     keel::pg::RegisterGucs();
+    if (process_shared_preload_libraries_in_progress)
+        keel::pg::RegisterMaintenanceLauncher();
 }
 }

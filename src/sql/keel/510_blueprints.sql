@@ -1,0 +1,230 @@
+-- Blueprint support: what every blueprint extension (an extension that requires keel)
+-- gets from the engine.
+--
+--  * keel.register_blueprint_tables(ext): called at the end of a blueprint's install
+--    script.  Every member table is registered with pg_extension_config_dump() so pg_dump
+--    carries its rows; member partitions are released from the extension, so pg_dump
+--    carries them (DDL and rows) as ordinary partitions, exactly like the partitions that
+--    maintenance makes later.
+--
+--  * The drop guard: DROP EXTENSION (or DROP SCHEMA ... CASCADE, DROP OWNED) that would
+--    drop a blueprint whose tables hold rows is refused unless the user forces it, with
+--    keel.drop_blueprint(ext, force => true) or SET LOCAL keel.allow_blueprint_drop = on.
+--    ddl_command_start notes which blueprints hold rows (their tables still exist then);
+--    sql_drop, which knows what the command dropped, refuses if one of them is among it.
+
+-- Blueprints: the extensions that require keel.
+CREATE FUNCTION keel._blueprint_extensions()
+RETURNS SETOF name
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT e.extname
+      FROM pg_depend d
+      JOIN pg_extension e ON e.oid = d.objid
+     WHERE d.classid = 'pg_extension'::regclass
+       AND d.refclassid = 'pg_extension'::regclass
+       AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'keel')
+       AND d.deptype = 'n'
+$$;
+
+COMMENT ON FUNCTION keel._blueprint_extensions() IS
+'The installed blueprint extensions: every extension that requires keel.';
+
+-- True when a blueprint's tables hold rows that a dump would carry (rows excluded by the
+-- table's pg_extension_config_dump() filter are the install script's own and do not count).
+CREATE FUNCTION keel._blueprint_has_rows(ext name)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    v_found boolean;
+BEGIN
+    FOR r IN
+        SELECT c.oid::regclass AS tbl,
+               coalesce(x.extcondition[array_position(x.extconfig, c.oid)], '') AS filter
+          FROM pg_extension x
+          JOIN pg_depend d ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = x.oid
+                          AND d.classid = 'pg_class'::regclass AND d.deptype = 'e'
+          JOIN pg_class c ON c.oid = d.objid
+         WHERE x.extname = ext AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+    LOOP
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s %s)', r.tbl, r.filter) INTO v_found;
+        IF v_found THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
+END
+$$;
+
+COMMENT ON FUNCTION keel._blueprint_has_rows(name) IS
+'True when a member table of the blueprint extension holds a row that pg_dump would carry.';
+
+CREATE FUNCTION keel.register_blueprint_tables(ext name, dump_filters jsonb DEFAULT '{}')
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    v_count integer := 0;
+BEGIN
+    IF ext IS NULL OR dump_filters IS NULL THEN
+        RAISE EXCEPTION 'ext and dump_filters must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = ext) THEN
+        RAISE EXCEPTION 'extension "%" does not exist', ext
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    FOR r IN
+        SELECT c.oid::regclass AS tbl, c.relname, c.relkind, c.relispartition
+          FROM pg_extension x
+          JOIN pg_depend d ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = x.oid
+                          AND d.classid = 'pg_class'::regclass AND d.deptype = 'e'
+          JOIN pg_class c ON c.oid = d.objid
+         WHERE x.extname = ext AND c.relkind IN ('r', 'p')
+         ORDER BY c.relname
+    LOOP
+        IF r.relispartition THEN
+            -- Partitions belong to the data, not to the extension: pg_dump then writes
+            -- them (and their rows) like the partitions maintenance creates later.
+            EXECUTE format('ALTER EXTENSION %I DROP TABLE %s', ext, r.tbl);
+        ELSIF r.relkind = 'r' THEN
+            PERFORM pg_extension_config_dump(r.tbl, coalesce(dump_filters ->> r.relname::text, ''));
+            v_count := v_count + 1;
+        END IF;
+    END LOOP;
+    RETURN v_count;
+END
+$$;
+
+COMMENT ON FUNCTION keel.register_blueprint_tables(name, jsonb) IS
+'Called by a blueprint''s install script: registers every member table with '
+'pg_extension_config_dump() (dump_filters: {"table": "WHERE ..."} excludes install-time rows) '
+'and releases member partitions so pg_dump carries them as ordinary tables.';
+
+REVOKE ALL ON FUNCTION keel.register_blueprint_tables(name, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION keel._blueprint_drop_start()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_full name[];
+BEGIN
+    PERFORM set_config('keel.blueprint_drop_state', '', true);
+    IF coalesce(current_setting('keel.allow_blueprint_drop', true), 'off') IN ('on', 'true', '1') THEN
+        RETURN;
+    END IF;
+    SELECT array_agg(b ORDER BY b) INTO v_full
+      FROM keel._blueprint_extensions() AS b
+     WHERE keel._blueprint_has_rows(b);
+    IF v_full IS NULL THEN
+        RETURN;
+    END IF;
+    -- Dropping keel itself (or its schema) with CASCADE takes these event triggers with
+    -- it, so sql_drop would never run: refuse here, on the statement's words.
+    IF tg_tag IN ('DROP EXTENSION', 'DROP SCHEMA')
+       AND current_query() ~* ('drop\s+(extension|schema)\s+(if\s+exists\s+)?'
+                               '([a-z0-9_$", ]*[\s,])?"?keel"?\s*(,|;|cascade|restrict|$)') THEN
+        RAISE EXCEPTION 'cannot drop keel while blueprint % holds rows', array_to_string(v_full, ', ')
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'Dropping keel with CASCADE drops every blueprint and its data.',
+                  HINT = 'Drop each blueprint first with keel.drop_blueprint(name, force => true), '
+                         'or SET LOCAL keel.allow_blueprint_drop = on in the same transaction.';
+    END IF;
+    PERFORM set_config('keel.blueprint_drop_state', array_to_string(v_full, ','), true);
+END
+$$;
+
+COMMENT ON FUNCTION keel._blueprint_drop_start() IS
+'Drop guard, ddl_command_start: notes which blueprint extensions hold rows.';
+
+CREATE FUNCTION keel._blueprint_drop_check()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_state text := coalesce(current_setting('keel.blueprint_drop_state', true), '');
+    v_hit name;
+BEGIN
+    IF v_state = '' OR coalesce(current_setting('keel.allow_blueprint_drop', true), 'off')
+                       IN ('on', 'true', '1') THEN
+        RETURN;
+    END IF;
+    SELECT o.object_name INTO v_hit
+      FROM pg_event_trigger_dropped_objects() o
+     WHERE o.object_type = 'extension'
+       AND o.object_name = ANY (string_to_array(v_state, ','))
+     LIMIT 1;
+    IF v_hit IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot drop extension % because its tables hold rows', v_hit
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'Dropping a blueprint drops its tables and every row in them.',
+                  HINT = format('Dump the data first; to drop anyway run SELECT keel.drop_blueprint(%L, force => true).',
+                                v_hit);
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION keel._blueprint_drop_check() IS
+'Drop guard, sql_drop: refuses a command that dropped a blueprint extension holding rows.';
+
+-- The guard runs for every role's DROP SCHEMA: as its owner (SECURITY DEFINER, pinned
+-- search_path), so no role needs EXECUTE on the helpers, and PUBLIC has none.
+REVOKE ALL ON FUNCTION keel._blueprint_extensions() FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel._blueprint_has_rows(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel._blueprint_drop_start() FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel._blueprint_drop_check() FROM PUBLIC;
+
+CREATE EVENT TRIGGER keel_blueprint_drop_start ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
+    EXECUTE FUNCTION keel._blueprint_drop_start();
+
+CREATE EVENT TRIGGER keel_blueprint_drop_check ON sql_drop
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
+    EXECUTE FUNCTION keel._blueprint_drop_check();
+
+COMMENT ON EVENT TRIGGER keel_blueprint_drop_start IS
+'keel drop guard: notes the blueprints holding rows before a DROP.';
+COMMENT ON EVENT TRIGGER keel_blueprint_drop_check IS
+'keel drop guard: refuses a DROP that takes a blueprint holding rows with it.';
+
+CREATE FUNCTION keel.drop_blueprint(ext name, force boolean DEFAULT false, "cascade" boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_previous text;
+BEGIN
+    IF ext IS NULL OR force IS NULL OR "cascade" IS NULL THEN
+        RAISE EXCEPTION 'ext, force and cascade must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM keel._blueprint_extensions() b WHERE b = ext) THEN
+        RAISE EXCEPTION '"%" is not an installed blueprint extension', ext
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'A blueprint is an installed extension that requires keel.';
+    END IF;
+    v_previous := coalesce(current_setting('keel.allow_blueprint_drop', true), 'off');
+    IF force THEN
+        PERFORM set_config('keel.allow_blueprint_drop', 'on', true);
+    END IF;
+    EXECUTE format('DROP EXTENSION %I%s', ext, CASE WHEN "cascade" THEN ' CASCADE' ELSE '' END);
+    PERFORM set_config('keel.allow_blueprint_drop', v_previous, true);
+END
+$$;
+
+COMMENT ON FUNCTION keel.drop_blueprint(name, boolean, boolean) IS
+'Drops a blueprint extension. A blueprint whose tables hold rows is dropped only with force => true.';
+
+REVOKE ALL ON FUNCTION keel.drop_blueprint(name, boolean, boolean) FROM PUBLIC;

@@ -1,0 +1,2 @@
+-- Wiring to the keel engine.  updated_at: the seed's own three triggers (010_schema.sql)
+-- already run keel's C++ touch_updated_at under the seed's function name.

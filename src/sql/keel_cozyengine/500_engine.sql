@@ -1,0 +1,3 @@
+-- Wiring to the keel engine.  updated_at: the seed's own three triggers (010_schema.sql)
+-- run keel's C++ touch_updated_at under the seed's function name; the seed's tables
+-- without updated_at (messages, audit_events, api_keys) need none.

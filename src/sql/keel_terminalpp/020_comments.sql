@@ -1,0 +1,23 @@
+-- Comments (the seed has none; keel's rule is that every object has one).
+COMMENT ON TABLE @extschema@.users IS 'Terminal++ users (seed 001).';
+COMMENT ON TABLE @extschema@.user_sessions IS 'Terminal++ login sessions; token_hash takes keel.hash_token() output (seed 001).';
+COMMENT ON TABLE @extschema@.sandboxes IS 'Terminal++ sandboxes: user environments (seed 001).';
+COMMENT ON TABLE @extschema@.sandbox_collaborators IS 'Terminal++ sandbox collaborators (seed 001).';
+COMMENT ON TABLE @extschema@.fs_entries IS 'Terminal++ file system entries, soft-deleted by deleted_at (seed 001).';
+COMMENT ON TABLE @extschema@.file_versions IS 'Terminal++ file versions; retention keeps the last 50 per file (seed 001).';
+COMMENT ON TABLE @extschema@.snapshots IS 'Terminal++ point-in-time sandbox snapshots (seed 001).';
+COMMENT ON TABLE @extschema@.ai_conversations IS 'Terminal++ AI conversations (seed 001).';
+COMMENT ON TABLE @extschema@.ai_messages IS 'Terminal++ AI messages (seed 001).';
+COMMENT ON TABLE @extschema@.ai_agents IS 'Terminal++ AI agents (seed 001).';
+COMMENT ON TABLE @extschema@.ai_memory IS 'Terminal++ AI memory layers; expired rows removed by retention (seed 001).';
+COMMENT ON COLUMN @extschema@.ai_memory.embedding IS 'VECTOR(1536) with pgvector; real[] of 1536 elements without it (see @extschema@.migrate_embedding_to_pgvector()).';
+COMMENT ON TABLE @extschema@.command_executions IS 'Terminal++ command executions; archived after 90 days by retention (seed 001).';
+COMMENT ON COLUMN @extschema@.command_executions.archived IS 'Set by the retention policy after 90 days; the seed uses it but never defines it (keel addition).';
+COMMENT ON TABLE @extschema@.audit_logs IS 'Terminal++ audit log, kept in a tamper-evident keel audit chain (seed 001).';
+COMMENT ON TABLE @extschema@.github_connections IS 'Terminal++ GitHub connections; the token columns are encrypted by keel (seed 001).';
+COMMENT ON TABLE @extschema@.repository_links IS 'Terminal++ repository links (seed 001).';
+COMMENT ON TABLE @extschema@.secrets IS 'Terminal++ user secrets; encrypted_value is encrypted by keel (seed 001).';
+COMMENT ON TABLE @extschema@.plugins IS 'Terminal++ plugin marketplace (seed 001).';
+COMMENT ON TABLE @extschema@.user_plugins IS 'Terminal++ plugin installations (seed 001).';
+COMMENT ON VIEW @extschema@.active_sandboxes IS 'Running or starting sandboxes with owner and command statistics (seed 001).';
+COMMENT ON VIEW @extschema@.user_storage_usage IS 'Per-user sandbox count and live file bytes (seed 001).';

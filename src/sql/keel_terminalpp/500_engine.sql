@@ -1,0 +1,9 @@
+-- Wiring to the keel engine.
+
+-- updated_at kept by keel's C++ trigger on every table that has the column (the seed
+-- forgot the trigger everywhere).
+-- (During CREATE EXTENSION current_schema() is the target schema; names are never
+-- spliced into literals, so any schema name works.)
+SELECT keel.enable_updated_at(pg_catalog.format('%I.%I', pg_catalog.current_schema(), t)::regclass)
+  FROM unnest(ARRAY['users', 'sandboxes', 'fs_entries', 'ai_conversations', 'ai_agents',
+                    'github_connections', 'secrets', 'plugins']) AS t;
