@@ -156,6 +156,11 @@ DECLARE
     v_state text := coalesce(current_setting('keel.blueprint_drop_state', true), '');
     v_hit name;
 BEGIN
+    -- A blueprint's maintenance task (e.g. Terminal++ retention) goes with its function.
+    DELETE FROM keel.maintenance_task t
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_proc'::regclass AND t.fn::oid = d.objid;
+
     IF v_state = '' OR coalesce(current_setting('keel.allow_blueprint_drop', true), 'off')
                        IN ('on', 'true', '1') THEN
         RETURN;
@@ -176,7 +181,8 @@ END
 $$;
 
 COMMENT ON FUNCTION keel._blueprint_drop_check() IS
-'Drop guard, sql_drop: refuses a command that dropped a blueprint extension holding rows.';
+'Drop guard, sql_drop: refuses a command that dropped a blueprint extension holding rows; '
+'forgets the maintenance tasks whose function was dropped.';
 
 -- The guard runs for every role's DROP SCHEMA: as its owner (SECURITY DEFINER, pinned
 -- search_path), so no role needs EXECUTE on the helpers, and PUBLIC has none.
