@@ -80,7 +80,7 @@ DECLARE
 BEGIN
     FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
         line := regexp_replace(line, '_\d{4}_\d{2}(_|\M)', '_YYYY_MM\1', 'g');
-        line := regexp_replace(line, '(\w)_\d+(\M)', '\1_N\2', 'g');
+        line := regexp_replace(line, '( on \S+ [a-z_]+)_\d+$', '\1_N');
         CONTINUE WHEN line ~ 'Subplans Removed';
         CONTINUE WHEN line = ANY (seen);
         seen := seen || line;

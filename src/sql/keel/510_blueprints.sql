@@ -234,3 +234,66 @@ COMMENT ON FUNCTION keel.drop_blueprint(name, boolean, boolean) IS
 'Drops a blueprint extension. A blueprint whose tables hold rows is dropped only with force => true.';
 
 REVOKE ALL ON FUNCTION keel.drop_blueprint(name, boolean, boolean) FROM PUBLIC;
+
+-- Secret columns of a blueprint.  keel.protect_columns() encrypts them with
+-- keel.encrypt_column() (bound to the row's id) when the key store can make the key;
+-- on a server with no master key yet it attaches a guard instead, so the install
+-- succeeds and a write of a secret is refused with the key store's own error.  Once the
+-- master key is configured, calling it again (the blueprint's enable_encryption())
+-- replaces the guard by the encryption.
+CREATE FUNCTION keel._encryption_pending()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- Without a master key this raises the key store's error (SQLSTATE F0000).
+    PERFORM keel.create_key(tg_argv[0], 'encrypt', if_not_exists => true);
+    RAISE EXCEPTION 'encryption of the secret columns of %.% is not enabled yet', tg_table_schema, tg_table_name
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = 'The table was installed before keel had a master key, so its secret columns refuse writes.',
+              HINT = format('Run SELECT keel.protect_columns(%L, %L, %L) or the blueprint''s enable_encryption().',
+                            tg_argv[0], format('%I.%I', tg_table_schema, tg_table_name), tg_argv[1]);
+END
+$$;
+
+COMMENT ON FUNCTION keel._encryption_pending() IS
+'Guard trigger on secret columns installed without a master key: refuses non-NULL writes.';
+REVOKE ALL ON FUNCTION keel._encryption_pending() FROM PUBLIC;
+
+CREATE FUNCTION keel.protect_columns(key_name text, tbl regclass, cols name[])
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_col name;
+BEGIN
+    IF key_name IS NULL OR tbl IS NULL OR cols IS NULL OR cardinality(cols) = 0 THEN
+        RAISE EXCEPTION 'keel.protect_columns: key_name, tbl and cols must be given'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    BEGIN
+        PERFORM keel.create_key(key_name, 'encrypt', if_not_exists => true);
+    EXCEPTION WHEN SQLSTATE 'F0000' THEN
+        -- No usable master key: guard the columns and report it.
+        EXECUTE format('CREATE OR REPLACE TRIGGER keel_encryption_pending BEFORE INSERT OR UPDATE OF %s ON %s '
+                       'FOR EACH ROW WHEN (%s) EXECUTE FUNCTION keel._encryption_pending(%L, %L)',
+                       (SELECT string_agg(format('%I', c), ', ') FROM unnest(cols) c), tbl,
+                       (SELECT string_agg(format('NEW.%I IS NOT NULL', c), ' OR ') FROM unnest(cols) c),
+                       key_name, cols::text);
+        RETURN 'pending';
+    END;
+    FOREACH v_col IN ARRAY cols LOOP
+        PERFORM keel.encrypt_column(tbl, v_col, key_name, '{id}');
+    END LOOP;
+    EXECUTE format('DROP TRIGGER IF EXISTS keel_encryption_pending ON %s', tbl);
+    RETURN 'encrypted';
+END
+$$;
+
+COMMENT ON FUNCTION keel.protect_columns(text, regclass, name[]) IS
+'Encrypts a table''s secret columns with keel.encrypt_column() under key key_name (made if '
+'missing), bound to the row id; without a master key, guards them instead and returns pending.';
+REVOKE ALL ON FUNCTION keel.protect_columns(text, regclass, name[]) FROM PUBLIC;

@@ -13,3 +13,6 @@ SELECT keel.enable_updated_at(pg_catalog.format('%I.%I', pg_catalog.current_sche
 SELECT keel.register_maintenance_task(
     'terminalpp retention: ' || pg_catalog.current_schema(),
     pg_catalog.to_regprocedure(pg_catalog.format('%I.apply_retention(timestamptz)', pg_catalog.current_schema())));
+
+-- Secret columns: encrypted now, or guarded until the server has a master key.
+SELECT enable_encryption();
