@@ -207,6 +207,7 @@ DECLARE
     v_rel   name;
     v_cols  text;
     v_view  text;
+    v_base  text;
 BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'keel.create_decrypted_view: tbl must not be NULL'
@@ -225,7 +226,13 @@ BEGIN
       FROM pg_attribute a
       LEFT JOIN keel.encrypted_columns e ON e.tbl = a.attrelid AND e.col = a.attname
      WHERE a.attrelid = create_decrypted_view.tbl AND a.attnum > 0 AND NOT a.attisdropped;
-    v_view := format('%I.%I', v_nsp, coalesce(view_name, left(v_rel || '_decrypted', 63)));
+    -- <table>_decrypted within 63 bytes (whole characters): a longer name would be
+    -- truncated by PostgreSQL, and a 63-byte table name would become the table's own.
+    v_base := v_rel;
+    WHILE octet_length(v_base || '_decrypted') > 63 LOOP
+        v_base := left(v_base, -1);
+    END LOOP;
+    v_view := format('%I.%I', v_nsp, coalesce(view_name, v_base || '_decrypted'));
     EXECUTE format('CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s t', v_view, v_cols, tbl);
     EXECUTE format('REVOKE ALL ON %s FROM PUBLIC', v_view);
     RETURN v_view::regclass;
