@@ -262,6 +262,21 @@ COMMENT ON FUNCTION keel._encryption_pending() IS
 'Guard trigger on secret columns installed without a master key: refuses non-NULL writes.';
 REVOKE ALL ON FUNCTION keel._encryption_pending() FROM PUBLIC;
 
+-- A blueprint's key is named <prefix>:<schema>; key names are at most 63 bytes, so a
+-- long schema name is replaced by its md5.
+CREATE FUNCTION keel.blueprint_key_name(prefix text, schema_name name)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN octet_length(prefix || ':' || schema_name) <= 63 THEN prefix || ':' || schema_name
+                ELSE prefix || ':' || md5(schema_name) END
+$$;
+
+COMMENT ON FUNCTION keel.blueprint_key_name(text, name) IS
+'The data key name of a blueprint''s secret columns: prefix:schema, or prefix:md5(schema) when longer than 63 bytes.';
+REVOKE ALL ON FUNCTION keel.blueprint_key_name(text, name) FROM PUBLIC;
+
 CREATE FUNCTION keel.protect_columns(key_name text, tbl regclass, cols name[])
 RETURNS text
 LANGUAGE plpgsql

@@ -12,8 +12,8 @@ AS $$
 DECLARE
     v_tbl regclass := (SELECT t.typrelid FROM pg_type t
                         WHERE t.oid = pg_typeof(NULL::@extschema@.agents)::oid)::regclass;
-    v_key text := left('agentlink:' || (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                                          WHERE c.oid = v_tbl), 63);
+    v_key text := keel.blueprint_key_name('agentlink', (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                          WHERE c.oid = v_tbl));
 BEGIN
     RETURN keel.protect_columns(v_key, v_tbl, '{config_encrypted,config_iv}');
 END

@@ -20,8 +20,8 @@ DECLARE
                             WHERE t.oid = pg_typeof(NULL::@extschema@.secrets)::oid)::regclass;
     v_github regclass := (SELECT t.typrelid FROM pg_type t
                            WHERE t.oid = pg_typeof(NULL::@extschema@.github_connections)::oid)::regclass;
-    v_key text := left('terminalpp:' || (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                                           WHERE c.oid = v_secrets), 63);
+    v_key text := keel.blueprint_key_name('terminalpp', (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                           WHERE c.oid = v_secrets));
     v_a text;
     v_b text;
 BEGIN
