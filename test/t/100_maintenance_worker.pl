@@ -14,6 +14,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'keel'
 keel.maintenance_interval = 1
+restart_after_crash = on
 });
 $node->start;
 
