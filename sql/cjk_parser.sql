@@ -126,6 +126,13 @@ SELECT ts_headline('chinese', '没有匹配的句子，只显示开头的几个�
                    to_tsquery('chinese', '数据库'), 'MaxWords=8, MinWords=4');
 SELECT ts_headline('chinese', '東京でデータベースを勉強します', to_tsquery('chinese', 'データベース'), 'HighlightAll=true');
 SELECT ts_headline('chinese', 'keel 把 PostgreSQL 变成 CJK search engine', plainto_tsquery('chinese', 'postgresql 变成'));
+-- Only whole words are highlighted: the 数据 of 数据湖 is half of the phrase 数据库,
+-- and a negated operand is no match; a plain operand 数据 is highlighted anywhere.
+SELECT ts_headline('chinese', '数据库和数据湖，没有缓存', websearch_to_tsquery('chinese', '"数据库" -缓存')) AS phrase_only,
+       ts_headline('chinese', '数据库和数据湖', to_tsquery('chinese', '数据库 & 数据')) AS plain_too,
+       ts_headline('chinese', '数据库数据库', to_tsquery('chinese', '数据库')) AS repeated;
+SELECT ts_headline('chinese', '{"title": "我们的数据库很快", "tags": ["数据湖", "数据库管理"], "n": 1}'::jsonb,
+                   to_tsquery('chinese', '数据库'));
 SELECT ts_headline('chinese', '数据库', to_tsquery('chinese', '数据库'), 'MinWords=5, MaxWords=5');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT ts_headline('chinese', '数据库', to_tsquery('chinese', '数据库'), 'Colour=red');
@@ -190,6 +197,20 @@ SELECT to_tsvector('chinese_en', 'The databases 数据库 are running') @@ to_ts
 SELECT keel.create_cjk_config('cjk_parser_test', 'chinese_en');
 SELECT to_tsvector('chinese_en', 'databases');
 
+-- An application role (no superuser) searches with keel.chinese and makes its own
+-- configuration where it may create; the parser's methods are not callable as functions.
+CREATE ROLE cjk_parser_app;
+GRANT USAGE, CREATE ON SCHEMA cjk_parser_test TO cjk_parser_app;
+SET ROLE cjk_parser_app;
+SELECT to_tsvector('keel.chinese', '我们的数据库') @@ to_tsquery('keel.chinese', '数据库') AS app_found,
+       ts_headline('keel.chinese', '我们的数据库', to_tsquery('keel.chinese', '数据库')) AS app_headline;
+SELECT alias, token FROM ts_debug('keel.chinese', '数据库 ok');
+SELECT keel.create_cjk_config('cjk_parser_test', 'app_cfg');
+SELECT keel.create_cjk_config('with space', 'app_cfg');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT has_function_privilege('keel.cjk_prstoken(internal, internal, internal)', 'EXECUTE') AS can_call_prstoken;
+RESET ROLE;
+
 -- keel.chinese ships ready and belongs to the extension.
 SELECT to_tsvector('keel.chinese', '全文检索');
 SELECT pg_describe_object(classid, objid, 0) FROM pg_depend
@@ -222,4 +243,5 @@ DROP DATABASE cjk_parser_ascii;
 SET client_min_messages = warning;
 DROP SCHEMA "we""ird; schema", "with space", "中文模式" CASCADE;
 DROP SCHEMA cjk_parser_test CASCADE;
+DROP ROLE cjk_parser_app;
 RESET client_min_messages;

@@ -9,6 +9,13 @@ CREATE SCHEMA least_privilege_test; SET search_path = least_privilege_test, publ
 \set regress_db :DBNAME
 \set regress_user :USER
 
+-- Every blueprint installed, so the checks below cover their functions too.
+CREATE SCHEMA least_privilege_cr; CREATE EXTENSION keel_coderunner SCHEMA least_privilege_cr;
+CREATE SCHEMA least_privilege_tp; CREATE EXTENSION keel_terminalpp SCHEMA least_privilege_tp;
+CREATE SCHEMA least_privilege_al; CREATE EXTENSION keel_agentlink SCHEMA least_privilege_al;
+CREATE SCHEMA least_privilege_as; CREATE EXTENSION keel_agentstudio SCHEMA least_privilege_as;
+CREATE SCHEMA least_privilege_ce; CREATE EXTENSION keel_cozyengine SCHEMA least_privilege_ce;
+
 -- ---------------------------------------------------------------- catalog checks
 
 -- Functions of schema keel that PUBLIC may execute.  This list is the whole of keel's
@@ -19,8 +26,9 @@ CREATE TABLE public_functions_allowed (proname name PRIMARY KEY);
 INSERT INTO public_functions_allowed VALUES
     -- updated_at: run as the caller, who must own the table
     ('touch_updated_at'), ('enable_updated_at'), ('disable_updated_at'),
-    -- field encryption: decryption checks membership of keel_decrypt itself
-    ('encrypt'), ('encrypt_text'), ('encrypt_jsonb'),
+    -- field encryption: decryption checks membership of keel_decrypt itself; column_aad
+    -- only computes the associated data a decrypting view passes to it
+    ('encrypt'), ('encrypt_text'), ('encrypt_jsonb'), ('column_aad'),
     ('decrypt'), ('decrypt_text'), ('decrypt_jsonb'),
     -- passwords and API keys
     ('hash_password'), ('verify_password'), ('password_needs_rehash'),
@@ -57,8 +65,10 @@ SELECT p.oid::regprocedure AS public_security_definer
 
 -- Every SECURITY DEFINER function of every keel extension pins search_path with
 -- pg_temp last (must be empty), and those in schema keel use exactly the house setting.
+-- Exempt: procedures that COMMIT between batches (keel.reencrypt), which PostgreSQL
+-- forbids to carry a SET clause; they are not SECURITY DEFINER and qualify every name.
 WITH keel_functions AS (
-    SELECT p.oid, p.pronamespace, p.prosecdef, p.prolang, p.proconfig
+    SELECT p.oid, p.pronamespace, p.prosecdef, p.prolang, p.proconfig, p.prokind
       FROM pg_proc p
       JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
       JOIN pg_extension e ON e.oid = d.refobjid
@@ -67,14 +77,21 @@ WITH keel_functions AS (
 SELECT f.oid::regprocedure AS unpinned_search_path, f.proconfig
   FROM keel_functions f
  WHERE (f.prosecdef OR f.prolang NOT IN (SELECT oid FROM pg_language WHERE lanname IN ('c', 'internal')))
+   AND NOT (f.prokind = 'p' AND NOT f.prosecdef)
    AND NOT EXISTS (SELECT 1 FROM unnest(f.proconfig) c
                     WHERE c LIKE 'search\_path=%'
                       AND c ~ 'pg_temp"?$'
                       AND (f.pronamespace <> 'keel'::regnamespace OR c = 'search_path=pg_catalog, pg_temp'))
  ORDER BY 1::text;
--- (the check above is not vacuous: it looked at the key store's definer functions)
+-- (the check above is not vacuous: it looked at the key store's definer functions and
+-- at the blueprints' own functions)
 SELECT count(*) >= 4 AS definer_functions_checked
   FROM pg_proc WHERE pronamespace = 'keel'::regnamespace AND prosecdef;
+SELECT count(DISTINCT e.extname) >= 3 AS blueprints_checked
+  FROM pg_proc p
+  JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+  JOIN pg_extension e ON e.oid = d.refobjid
+ WHERE e.extname LIKE 'keel\_%';
 
 -- Relations of schema keel with a privilege granted to PUBLIC, beyond the metadata view
 -- keel.keys (SELECT) (must be empty).
@@ -247,6 +264,28 @@ RESET ROLE;
 SELECT count(*) AS triggers_on_admin_table FROM pg_trigger
  WHERE tgrelid = 'owned_by_admin'::regclass AND NOT tgisinternal;
 
+-- A blueprint holding rows does not stop an application role from dropping its own
+-- schema (the drop guard's event triggers work for every role).
+INSERT INTO least_privilege_cr.users (email, password_hash) VALUES ('a@example.com', 'h');
+GRANT CREATE ON DATABASE :"regress_db" TO least_privilege_app;
+SET ROLE least_privilege_app;
+CREATE SCHEMA least_privilege_app_own;
+CREATE TABLE least_privilege_app_own.t (x int);
+DROP SCHEMA least_privilege_app_own CASCADE;
+-- nor can it drop the blueprint, through its schema or otherwise
+DROP SCHEMA least_privilege_cr CASCADE;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+DROP EXTENSION keel_coderunner;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT keel.drop_blueprint('keel_coderunner', force => true);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+REVOKE CREATE ON DATABASE :"regress_db" FROM least_privilege_app;
+-- a superuser is still stopped by the guard
+DROP SCHEMA least_privilege_cr CASCADE;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) AS rows_kept FROM least_privilege_cr.users;
+
 -- ---------------------------------------------------------------- a key administrator
 -- A role granted one definer function gets that function, pinned to pg_catalog: a
 -- look-alike of a catalog function on its own search_path changes nothing.
@@ -289,6 +328,11 @@ SET search_path = least_privilege_test, public;
 DELETE FROM keel.data_keys WHERE name = 'least_privilege_k';
 SELECT keel._keys_changed();
 SET client_min_messages = warning;
+DO $$ BEGIN
+    PERFORM keel.drop_blueprint(b, force => true)
+       FROM unnest('{keel_coderunner,keel_terminalpp,keel_agentlink,keel_agentstudio,keel_cozyengine}'::name[]) b;
+END $$;
+DROP SCHEMA least_privilege_cr, least_privilege_tp, least_privilege_al, least_privilege_as, least_privilege_ce;
 DROP SCHEMA least_privilege_test CASCADE;
 RESET client_min_messages;
 REVOKE ALL ON FUNCTION keel.create_key(text, text, boolean) FROM least_privilege_keyadmin;

@@ -55,6 +55,14 @@ class SecretBytes {
     SecretBytes(const SecretBytes&) = delete;
     SecretBytes& operator=(const SecretBytes&) = delete;
     SecretBytes(SecretBytes&& other) noexcept : bytes_(std::move(other.bytes_)) {}
+    SecretBytes& operator=(SecretBytes&& other) noexcept {
+        if (this != &other) {
+            if (!bytes_.empty())
+                OPENSSL_cleanse(bytes_.data(), bytes_.size());
+            bytes_ = std::move(other.bytes_);
+        }
+        return *this;
+    }
     ~SecretBytes() {
         if (!bytes_.empty())
             OPENSSL_cleanse(bytes_.data(), bytes_.size());

@@ -20,6 +20,9 @@ char* maintenance_now = nullptr;
 char* maintenance_role = nullptr;
 char* master_key_command = nullptr;
 char* master_key_file = nullptr;
+int password_iterations = 2;
+int password_memory_kib = 19456;
+int password_parallelism = 1;
 }  // namespace guc
 
 namespace {
@@ -40,8 +43,8 @@ void RegisterGucs() {
         &guc::allow_blueprint_drop, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     DefineCustomStringVariable(
         "keel.blueprint_drop_state",
-        "Internal to keel's drop guard: the blueprints holding rows when a DROP started.",
-        nullptr, &guc::blueprint_drop_state, "", PGC_USERSET,
+        "Internal to keel's drop guard: the blueprints holding rows when a DROP started.", nullptr,
+        &guc::blueprint_drop_state, "", PGC_USERSET,
         GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_NO_RESET_ALL | GUC_DISALLOW_IN_FILE, nullptr,
         nullptr, nullptr);
     DefineCustomStringVariable(
@@ -59,10 +62,10 @@ void RegisterGucs() {
         "The time partition maintenance takes as now (for tests); empty uses the real clock.",
         "Any timestamptz literal. keel.run_maintenance(as_of => ...) takes precedence.",
         &guc::maintenance_now, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
-    DefineCustomStringVariable("keel.maintenance_role",
-                               "The role keel's background worker runs maintenance as.",
-                               "Empty (the default) means the bootstrap superuser.",
-                               &guc::maintenance_role, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "keel.maintenance_role", "The role keel's background worker runs maintenance as.",
+        "Empty (the default) means the bootstrap superuser.", &guc::maintenance_role, "",
+        PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomStringVariable(
         "keel.master_key_command",
         "Shell command that prints keel's master key (64 hexadecimal characters).",
@@ -75,6 +78,18 @@ void RegisterGucs() {
         "The file must not be readable by group or others. Make one with: openssl rand -hex 32.",
         &guc::master_key_file, "", PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE, nullptr,
         MasterKeyAssign, nullptr);
+
+    DefineCustomIntVariable(
+        "keel.password_iterations", "argon2id time cost (passes) of keel.hash_password.",
+        "OWASP's minimum with 19 MiB of memory is 2.", &guc::password_iterations, 2, 1, 100,
+        PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "keel.password_memory_kib", "argon2id memory cost of keel.hash_password, in KiB.",
+        "OWASP's recommendation is 19456 (19 MiB) with 2 iterations.", &guc::password_memory_kib,
+        19456, 1024, 4194304, PGC_SUSET, GUC_UNIT_KB, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "keel.password_parallelism", "argon2id lanes (parallelism) of keel.hash_password.", nullptr,
+        &guc::password_parallelism, 1, 1, 16, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 
     MarkGUCPrefixReserved("keel");
 }

@@ -15,6 +15,9 @@ extern char* maintenance_now;        // keel.maintenance_now ('' = the real cloc
 extern char* maintenance_role;       // keel.maintenance_role ('' = bootstrap superuser)
 extern char* master_key_command;
 extern char* master_key_file;
+extern int password_iterations;
+extern int password_memory_kib;
+extern int password_parallelism;
 }  // namespace guc
 
 }  // namespace keel::pg

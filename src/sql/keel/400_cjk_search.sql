@@ -27,6 +27,14 @@ RETURNS internal
 LANGUAGE c STRICT
 AS 'MODULE_PATHNAME', 'keel_cjk_prslextype';
 
+-- Only the text search machinery calls these (it checks no EXECUTE privilege on
+-- parser methods), so nobody needs them as functions.
+REVOKE ALL ON FUNCTION keel.cjk_prsstart(internal, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel.cjk_prstoken(internal, internal, internal) FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel.cjk_prsend(internal) FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel.cjk_prsheadline(internal, internal, tsquery) FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel.cjk_prslextype(internal) FROM PUBLIC;
+
 COMMENT ON FUNCTION keel.cjk_prsstart(internal, integer) IS
 'keel.cjk_parser start method (called by the text search machinery, not by users).';
 COMMENT ON FUNCTION keel.cjk_prstoken(internal, internal, internal) IS

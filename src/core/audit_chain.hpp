@@ -1,0 +1,134 @@
+// The tamper-evident audit chain, pure part: the canonical row encoding, the link
+// hash, the HMAC signature and the signed external digest.  No PostgreSQL here; the
+// bridge turns a heap tuple into Fields and calls these.  Every byte format is
+// documented in docs/audit_chain.md (and fixed: changing one is a new version).
+#pragma once
+
+#include "core/pure.hpp"
+#include "core/status.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+typedef struct evp_md_ctx_st EVP_MD_CTX;
+typedef struct evp_mac_ctx_st EVP_MAC_CTX;
+typedef struct evp_md_st EVP_MD;
+
+namespace keel::core::chain {
+
+constexpr size_t kHashBytes = 32;  // SHA-256 / HMAC-SHA-256
+constexpr size_t kSaltBytes = 16;  // per-chain random identity
+constexpr uint8_t kRowEncodingVersion = 1;
+
+struct Hash {
+    uint8_t bytes[kHashBytes] = {};
+    bool operator==(const Hash& o) const;
+    bool operator!=(const Hash& o) const { return !(*this == o); }
+};
+
+// ---------------------------------------------------------------- canonical rows
+//
+// A row is the set of its non-NULL columns, sorted by column name (bytewise), each
+// with the name of its (base) type, a form and the value's bytes.  Omitting NULLs
+// keeps old rows valid when a nullable column is added; sorting by name makes the
+// encoding independent of attribute numbers, so it is the same in every partition
+// and after a dump/restore.
+enum class Form : uint8_t {
+    kBinary = 'b',  // the type's binary send format (session settings do not matter)
+    kText = 't',    // text in the server encoding (output function or raw varlena text)
+    kArray = 'a',   // keel's own array encoding, see EncodeArray
+};
+
+struct Field {
+    std::string_view name;
+    std::string_view type_name;
+    Form form = Form::kBinary;
+    std::string_view value;
+};
+
+// Appends the canonical encoding of the fields (any order in; sorted inside) to out.
+// Two fields with the same name are a bug in the caller (kInternal).
+void EncodeRow(std::vector<Field>& fields, std::string* out);
+
+struct ArrayElement {
+    bool is_null = false;
+    std::string_view value;
+};
+// Array value: ndim, (lower bound, length) per dimension, element form, elements.
+void EncodeArray(const std::vector<int>& lbounds, const std::vector<int>& lengths,
+                 Form element_form, const std::vector<ArrayElement>& elements, std::string* out);
+
+// ---------------------------------------------------------------- hashing
+class Sha256 {
+  public:
+    Sha256();
+    ~Sha256();
+    Sha256(const Sha256&) = delete;
+    Sha256& operator=(const Sha256&) = delete;
+    Hash Of(const void* data, size_t len);
+
+  private:
+    EVP_MD_CTX* ctx_;
+    EVP_MD* md_;
+};
+
+class HmacSha256 {
+  public:
+    HmacSha256(const uint8_t* key, size_t key_len);
+    ~HmacSha256();
+    HmacSha256(const HmacSha256&) = delete;
+    HmacSha256& operator=(const HmacSha256&) = delete;
+    Hash Of(const void* data, size_t len);
+
+  private:
+    EVP_MAC_CTX* ctx_;
+};
+
+// link_hash(pos) = SHA-256("keel-link-v1" || salt || be32 sub || be64 pos || prev || row_digest)
+Hash LinkHash(Sha256& sha, const uint8_t salt[kSaltBytes], uint32_t sub, uint64_t pos,
+              const Hash& prev, const Hash& row_digest);
+// The hash before position 1 of every sub-chain: 32 zero bytes.
+Hash GenesisHash();
+
+// ---------------------------------------------------------------- hex
+std::string HexOf(const uint8_t* data, size_t len);
+inline std::string HexOf(const Hash& h) {
+    return HexOf(h.bytes, kHashBytes);
+}
+// Lower- or upper-case; false on a bad character or an odd length.
+bool ParseHex(std::string_view text, std::string* out);
+bool ParseHash(std::string_view hex, Hash* out);
+
+// ---------------------------------------------------------------- external digest
+struct DigestHead {
+    uint32_t sub = 0;
+    uint64_t pos = 0;  // 0: empty sub-chain (head is the genesis or the checkpoint hash)
+    Hash hash;
+};
+
+struct Digest {
+    uint64_t system_identifier = 0;
+    uint32_t database_oid = 0;
+    uint8_t incarnation[16] = {};
+    uint8_t chain_salt[kSaltBytes] = {};
+    std::string table_name;  // as regclass printed it, informational
+    int64_t made_at_unix_us = 0;
+    uint32_t key_id = 0;
+    uint32_t key_version = 0;
+    std::vector<DigestHead> heads;
+    Hash mac;  // HMAC-SHA-256 over Body()
+};
+
+constexpr std::string_view kDigestPrefix = "keel-digest-v1:";
+
+// The bytes the digest's HMAC covers (documented in docs/audit_chain.md).
+std::string DigestBody(const Digest& d);
+// kDigestPrefix + hex(body || mac).
+std::string DigestText(const Digest& d);
+// Parses DigestText; kInvalidText on any malformed input.  Does not check the mac.
+Result<Digest> ParseDigest(std::string_view text);
+
+}  // namespace keel::core::chain

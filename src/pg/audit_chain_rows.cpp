@@ -1,0 +1,474 @@
+#include "pg/audit_chain_rows.hpp"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "bridge/guard.hpp"
+#include "pg/keystore.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/array.h"
+#include "utils/fmgroids.h"
+#include "utils/syscache.h"
+#include "utils/uuid.h"
+}
+
+namespace keel::pg::audit {
+namespace {
+
+constexpr uint16 kLockField4 = 0x6b;  // 'k': keel's advisory lock space (SQL uses 1 and 2)
+
+const char* TypeName(Oid type) {
+    HeapTuple tp = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+    if (!HeapTupleIsValid(tp))
+        elog(ERROR, "cache lookup failed for type %u", type);
+    const char* name = pstrdup(NameStr(reinterpret_cast<Form_pg_type>(GETSTRUCT(tp))->typname));
+    ReleaseSysCache(tp);
+    return name;
+}
+
+Enc ClassifyScalar(Oid base) {
+    switch (base) {
+        case INT2OID:
+            return Enc::kInt2;
+        case INT4OID:
+        case DATEOID:
+            return Enc::kInt4;
+        case INT8OID:
+        case TIMESTAMPOID:
+        case TIMESTAMPTZOID:
+        case TIMEOID:
+            return Enc::kInt8;
+        case OIDOID:
+            return Enc::kOid;
+        case BOOLOID:
+            return Enc::kBool;
+        case FLOAT4OID:
+            return Enc::kFloat4;
+        case FLOAT8OID:
+            return Enc::kFloat8;
+        case UUIDOID:
+            return Enc::kUuid;
+        case BYTEAOID:
+            return Enc::kBytea;
+        case TEXTOID:
+        case VARCHAROID:
+        case BPCHAROID:
+        case JSONOID:
+        case XMLOID:
+            return Enc::kTextRaw;
+        case JSONBOID:  // its binary form: canonical (sorted, unique keys)
+            return Enc::kBytea;
+        case NAMEOID:
+            return Enc::kName;
+        case CHAROID:
+            return Enc::kChar;
+        case NUMERICOID:
+        case INTERVALOID:
+        case TIMETZOID:
+        case INETOID:
+        case CIDROID:
+        case MACADDROID:
+        case MACADDR8OID:
+        case CASHOID:
+            return Enc::kSend;
+        default:
+            return Enc::kOut;
+    }
+}
+
+chain::Form FormOf(Enc e) {
+    switch (e) {
+        case Enc::kTextRaw:
+        case Enc::kName:
+        case Enc::kChar:
+        case Enc::kOut:
+            return chain::Form::kText;
+        case Enc::kArray:
+            return chain::Form::kArray;
+        default:
+            return chain::Form::kBinary;
+    }
+}
+
+void SetFunction(Enc enc, Oid type, FmgrInfo* fn, MemoryContext mcxt) {
+    Oid func;
+    bool varlena;
+    if (enc == Enc::kSend) {
+        getTypeBinaryOutputInfo(type, &func, &varlena);
+        fmgr_info_cxt(func, fn, mcxt);
+    } else if (enc == Enc::kOut) {
+        getTypeOutputInfo(type, &func, &varlena);
+        fmgr_info_cxt(func, fn, mcxt);
+    }
+}
+
+void PutBE(char* p, uint64 v, int n) {
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = static_cast<char>(v & 0xff);
+        v >>= 8;
+    }
+}
+
+// Bytes of one scalar value (palloc'd in the current context when needed).
+void EncodeScalar(Enc enc, FmgrInfo* fn, Datum value, const char** data, uint32* len) {
+    char* buf;
+    switch (enc) {
+        case Enc::kInt2:
+            buf = static_cast<char*>(palloc(2));
+            PutBE(buf, static_cast<uint16>(DatumGetInt16(value)), 2);
+            *data = buf, *len = 2;
+            return;
+        case Enc::kInt4:
+            buf = static_cast<char*>(palloc(4));
+            PutBE(buf, static_cast<uint32>(DatumGetInt32(value)), 4);
+            *data = buf, *len = 4;
+            return;
+        case Enc::kOid:
+            buf = static_cast<char*>(palloc(4));
+            PutBE(buf, DatumGetObjectId(value), 4);
+            *data = buf, *len = 4;
+            return;
+        case Enc::kInt8:
+            buf = static_cast<char*>(palloc(8));
+            PutBE(buf, static_cast<uint64>(DatumGetInt64(value)), 8);
+            *data = buf, *len = 8;
+            return;
+        case Enc::kBool:
+            buf = static_cast<char*>(palloc(1));
+            buf[0] = DatumGetBool(value) ? 1 : 0;
+            *data = buf, *len = 1;
+            return;
+        case Enc::kFloat4: {
+            float4 f = DatumGetFloat4(value);
+            uint32 bits;
+            memcpy(&bits, &f, 4);
+            buf = static_cast<char*>(palloc(4));
+            PutBE(buf, bits, 4);
+            *data = buf, *len = 4;
+            return;
+        }
+        case Enc::kFloat8: {
+            float8 f = DatumGetFloat8(value);
+            uint64 bits;
+            memcpy(&bits, &f, 8);
+            buf = static_cast<char*>(palloc(8));
+            PutBE(buf, bits, 8);
+            *data = buf, *len = 8;
+            return;
+        }
+        case Enc::kUuid:
+            *data = reinterpret_cast<const char*>(DatumGetUUIDP(value)->data);
+            *len = UUID_LEN;
+            return;
+        case Enc::kBytea:
+        case Enc::kTextRaw: {
+            struct varlena* v = PG_DETOAST_DATUM_PACKED(value);
+            *data = VARDATA_ANY(v);
+            *len = VARSIZE_ANY_EXHDR(v);
+            return;
+        }
+        case Enc::kName:
+            *data = NameStr(*DatumGetName(value));
+            *len = strlen(*data);
+            return;
+        case Enc::kChar:
+            buf = static_cast<char*>(palloc(1));
+            buf[0] = DatumGetChar(value);
+            *data = buf, *len = 1;
+            return;
+        case Enc::kSend: {
+            bytea* b = SendFunctionCall(fn, value);
+            *data = VARDATA(b);
+            *len = VARSIZE(b) - VARHDRSZ;
+            return;
+        }
+        case Enc::kOut:
+            *data = OutputFunctionCall(fn, value);
+            *len = strlen(*data);
+            return;
+        case Enc::kArray:
+            break;
+    }
+    elog(ERROR, "keel: unexpected audit chain column encoding");
+}
+
+// keel's array encoding (documented in docs/audit_chain.md), built here because the
+// element bytes come from PostgreSQL; the layout mirrors core::chain::EncodeArray.
+void EncodeArrayValue(const ColumnPlan& c, Datum value, const char** data, uint32* len) {
+    ArrayType* arr = DatumGetArrayTypeP(value);
+    int ndim = ARR_NDIM(arr);
+    int* dims = ARR_DIMS(arr);
+    int* lbs = ARR_LBOUND(arr);
+    Datum* elems;
+    bool* nulls;
+    int n;
+    deconstruct_array(arr, c.elem_type, c.elem_len, c.elem_byval, c.elem_align, &elems, &nulls, &n);
+    StringInfoData s;
+    initStringInfo(&s);
+    char b4[4];
+    PutBE(b4, static_cast<uint32>(ndim), 4);
+    appendBinaryStringInfo(&s, b4, 4);
+    for (int d = 0; d < ndim; d++) {
+        PutBE(b4, static_cast<uint32>(lbs[d]), 4);
+        appendBinaryStringInfo(&s, b4, 4);
+        PutBE(b4, static_cast<uint32>(dims[d]), 4);
+        appendBinaryStringInfo(&s, b4, 4);
+    }
+    appendStringInfoChar(&s, static_cast<char>(FormOf(c.elem_enc)));
+    FmgrInfo* fn = const_cast<FmgrInfo*>(&c.fn);
+    for (int i = 0; i < n; i++) {
+        if (nulls[i]) {
+            appendStringInfoChar(&s, 0);
+            continue;
+        }
+        const char* ed;
+        uint32 el;
+        EncodeScalar(c.elem_enc, fn, elems[i], &ed, &el);
+        appendStringInfoChar(&s, 1);
+        PutBE(b4, el, 4);
+        appendBinaryStringInfo(&s, b4, 4);
+        appendBinaryStringInfo(&s, ed, static_cast<int>(el));
+    }
+    *data = s.data;
+    *len = static_cast<uint32>(s.len);
+}
+
+Oid KeelNamespace() {
+    return get_namespace_oid("keel", false);
+}
+
+}  // namespace
+
+Oid KeelRelid(const char* name) {
+    Oid relid = get_relname_relid(name, KeelNamespace());
+    if (!OidIsValid(relid))
+        elog(ERROR, "keel: relation keel.%s is missing", name);
+    return relid;
+}
+
+void LoadChainConfig(int32 chain_id, ChainConfig* out) {
+    memset(out, 0, sizeof *out);
+    // Read directly (no SPI): inserting roles need no privilege on keel.audit_chain.
+    Relation rel = table_open(KeelRelid("audit_chain"), AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(chain_id));
+    SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 1, &key);
+    HeapTuple tup = systable_getnext(scan);
+    if (tup == nullptr) {
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                        errmsg("audit chain %d does not exist", chain_id),
+                        errhint("Attach the chain with keel.enable_audit_chain().")));
+    }
+    // chain_id, table_name, hash_column, signature_column, key_name, sub_chains, salt, enabled_at
+    TupleDesc desc = RelationGetDescr(rel);
+    bool isnull;
+    out->chain_id = chain_id;
+    Datum h = heap_getattr(tup, 3, desc, &isnull);
+    out->has_columns = !isnull;
+    if (!isnull) {
+        namestrcpy(&out->hash_column, NameStr(*DatumGetName(h)));
+        namestrcpy(&out->signature_column,
+                   NameStr(*DatumGetName(heap_getattr(tup, 4, desc, &isnull))));
+    }
+    text* key_name = DatumGetTextPP(heap_getattr(tup, 5, desc, &isnull));
+    text_to_cstring_buffer(key_name, out->key_name, sizeof out->key_name);
+    out->sub_chains = DatumGetInt32(heap_getattr(tup, 6, desc, &isnull));
+    bytea* salt = DatumGetByteaPP(heap_getattr(tup, 7, desc, &isnull));
+    if (VARSIZE_ANY_EXHDR(salt) != chain::kSaltBytes || out->sub_chains < 1) {
+        elog(ERROR, "keel: audit chain %d is malformed", chain_id);
+    }
+    memcpy(out->salt, VARDATA_ANY(salt), chain::kSaltBytes);
+    systable_endscan(scan);
+    table_close(rel, AccessShareLock);
+}
+
+bool ReadIncarnation(uint8 out[16]) {
+    Relation rel = table_open(KeelRelid("database_incarnation"), AccessShareLock);
+    SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 0, nullptr);
+    HeapTuple tup = systable_getnext(scan);
+    bool found = tup != nullptr;
+    if (found) {
+        bool isnull;
+        Datum u = heap_getattr(tup, 1, RelationGetDescr(rel), &isnull);
+        memcpy(out, DatumGetUUIDP(u)->data, 16);
+    }
+    systable_endscan(scan);
+    table_close(rel, AccessShareLock);
+    return found;
+}
+
+RowPlan* BuildRowPlan(TupleDesc desc, Oid relid, const ChainConfig& cfg, MemoryContext mcxt) {
+    MemoryContext old = MemoryContextSwitchTo(mcxt);
+    auto* plan = static_cast<RowPlan*>(
+        palloc0(offsetof(RowPlan, cols) + sizeof(ColumnPlan) * (desc->natts + 1)));
+    plan->relid = relid;
+    for (int i = 0; i < desc->natts; i++) {
+        Form_pg_attribute a = TupleDescAttr(desc, i);
+        if (a->attisdropped || a->attgenerated)
+            continue;
+        const char* name = NameStr(a->attname);
+        if (cfg.has_columns && (strcmp(name, NameStr(cfg.hash_column)) == 0 ||
+                                strcmp(name, NameStr(cfg.signature_column)) == 0)) {
+            continue;
+        }
+        ColumnPlan& c = plan->cols[plan->ncols++];
+        c.attnum = a->attnum;
+        c.name = pstrdup(name);
+        Oid base = getBaseType(a->atttypid);
+        char typtype = get_typtype(base);
+        Oid elem = get_element_type(base);
+        if (OidIsValid(elem)) {
+            elem = getBaseType(elem);
+            if (get_typtype(elem) == TYPTYPE_COMPOSITE || get_typtype(elem) == TYPTYPE_PSEUDO) {
+                typtype = TYPTYPE_COMPOSITE;
+            }
+        }
+        if (typtype == TYPTYPE_COMPOSITE || typtype == TYPTYPE_PSEUDO) {
+            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                            errmsg("column \"%s\" of relation \"%s\" has a composite type", name,
+                                   get_rel_name(relid)),
+                            errdetail("The canonical row encoding covers scalar, enum, domain and "
+                                      "array columns.")));
+        }
+        if (OidIsValid(elem)) {
+            c.enc = Enc::kArray;
+            c.elem_type = elem;
+            c.elem_enc = ClassifyScalar(elem);
+            get_typlenbyvalalign(get_element_type(base), &c.elem_len, &c.elem_byval, &c.elem_align);
+            c.elem_type = get_element_type(base);
+            SetFunction(c.elem_enc, c.elem_type, &c.fn, mcxt);
+            c.type_name = TypeName(elem);
+        } else {
+            c.enc = ClassifyScalar(base);
+            SetFunction(c.enc, a->atttypid, &c.fn, mcxt);
+            c.type_name = TypeName(base);
+        }
+    }
+    MemoryContextSwitchTo(old);
+    return plan;
+}
+
+int CollectFields(const RowPlan* plan, HeapTuple tuple, TupleDesc desc, RawField* out,
+                  Datum** values_out, bool** nulls_out) {
+    // One deform per row (heap_getattr per column would walk the tuple again and again).
+    auto* values = static_cast<Datum*>(palloc(sizeof(Datum) * desc->natts));
+    auto* nulls = static_cast<bool*>(palloc(sizeof(bool) * desc->natts));
+    heap_deform_tuple(tuple, desc, values, nulls);
+    if (values_out != nullptr)
+        *values_out = values;
+    if (nulls_out != nullptr)
+        *nulls_out = nulls;
+    int n = 0;
+    for (int i = 0; i < plan->ncols; i++) {
+        const ColumnPlan& c = plan->cols[i];
+        if (nulls[c.attnum - 1])
+            continue;
+        Datum v = values[c.attnum - 1];
+        RawField& f = out[n++];
+        f.name = c.name;
+        f.type_name = c.type_name;
+        f.form = FormOf(c.enc);
+        if (c.enc == Enc::kArray) {
+            EncodeArrayValue(c, v, &f.data, &f.len);
+        } else {
+            EncodeScalar(c.enc, const_cast<FmgrInfo*>(&c.fn), v, &f.data, &f.len);
+        }
+    }
+    return n;
+}
+
+chain::Hash HashRow(const RawField* fields, int n, chain::Sha256& sha) {
+    std::vector<chain::Field> f;
+    f.reserve(static_cast<size_t>(n));
+    for (int i = 0; i < n; i++) {
+        f.push_back(chain::Field{fields[i].name, fields[i].type_name, fields[i].form,
+                                 std::string_view(fields[i].data, fields[i].len)});
+    }
+    std::string encoded;
+    encoded.reserve(512);
+    chain::EncodeRow(f, &encoded);
+    return sha.Of(encoded.data(), encoded.size());
+}
+
+// ---------------------------------------------------------------- keys
+//
+// From the key store (src/pg/keystore.hpp): C++ calls that throw, so never inside
+// bridge::PgCall.  The 32 bytes are copied out and the DataKey cleanses its own.
+
+void ActiveHmacKey(const char* name, KeyBytes* out) {
+    DataKey k = ActiveKey(name, KeyPurpose::kHmac);
+    out->key_id = k.key_id;
+    out->version = k.version;
+    memcpy(out->bytes, k.key.bytes, sizeof out->bytes);
+}
+
+void HmacKeyVersion(uint32 key_id, uint32 version, KeyBytes* out) {
+    DataKey k = KeyVersion(key_id, version, KeyPurpose::kHmac);
+    out->key_id = k.key_id;
+    out->version = k.version;
+    memcpy(out->bytes, k.key.bytes, sizeof out->bytes);
+}
+
+// ---------------------------------------------------------------- locks and state
+
+void LockSub(int32 chain_id, int32 sub) {
+    LOCKTAG tag;
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(chain_id), static_cast<uint32>(sub),
+                         kLockField4);
+    (void)LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+bool TryLockSub(int32 chain_id, int32 sub) {
+    LOCKTAG tag;
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(chain_id), static_cast<uint32>(sub),
+                         kLockField4);
+    return LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+bool ReadLast(StateTable which, int32 chain_id, int32 sub, Snapshot snapshot, uint64* pos,
+              chain::Hash* hash, chain::Hash* signature, uint32* key_id, uint32* key_version) {
+    Relation rel = table_open(
+        KeelRelid(which == StateTable::kLink ? "audit_link" : "audit_checkpoint"), AccessShareLock);
+    Relation idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+    ScanKeyData keys[2];
+    ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(chain_id));
+    ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(sub));
+    SysScanDesc scan = systable_beginscan_ordered(rel, idx, snapshot, 2, keys);
+    HeapTuple tup = systable_getnext_ordered(scan, BackwardScanDirection);
+    bool found = tup != nullptr;
+    if (found) {
+        TupleDesc desc = RelationGetDescr(rel);
+        // audit_link:       chain_id, sub, pos, row_digest, link_hash, signature, key_id,
+        // key_version audit_checkpoint: chain_id, sub, pos, link_hash, signature, key_id,
+        // key_version, ...
+        int h = which == StateTable::kLink ? 5 : 4;
+        bool isnull;
+        *pos = static_cast<uint64>(DatumGetInt64(heap_getattr(tup, 3, desc, &isnull)));
+        bytea* b = DatumGetByteaPP(heap_getattr(tup, h, desc, &isnull));
+        bytea* s = DatumGetByteaPP(heap_getattr(tup, h + 1, desc, &isnull));
+        if (VARSIZE_ANY_EXHDR(b) != chain::kHashBytes ||
+            VARSIZE_ANY_EXHDR(s) != chain::kHashBytes) {
+            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                            errmsg("audit chain %d has a malformed head at position " UINT64_FORMAT,
+                                   chain_id, *pos)));
+        }
+        memcpy(hash->bytes, VARDATA_ANY(b), chain::kHashBytes);
+        memcpy(signature->bytes, VARDATA_ANY(s), chain::kHashBytes);
+        *key_id = static_cast<uint32>(DatumGetInt32(heap_getattr(tup, h + 2, desc, &isnull)));
+        *key_version = static_cast<uint32>(DatumGetInt32(heap_getattr(tup, h + 3, desc, &isnull)));
+    }
+    systable_endscan_ordered(scan);
+    index_close(idx, AccessShareLock);
+    table_close(rel, AccessShareLock);
+    return found;
+}
+
+}  // namespace keel::pg::audit

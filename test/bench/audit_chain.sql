@@ -1,0 +1,78 @@
+-- Loaded after the peers' SQL (EXTRA_SQL, with keel.sql first): wires keel's audit
+-- chain to the peers' benchmark table audit_events.  A variant whose trigger call is
+-- "keel:N" enables keel.enable_audit_chain('audit_events', 'previous_hash',
+-- 'signature', sub_chains => N) instead of attaching a trigger; every other call is
+-- handed to the peer's own functions unchanged.
+--   AUDIT_VARIANTS="plain= peer=audit_chain_trigger() keel=keel:1 keel4=keel:4"
+--   AUDIT_CHAIN_CALL=keel:1
+--   AUDIT_VERIFY_SQL="SELECT * FROM keel.verify_audit_chain('audit_events')"
+CREATE EXTENSION IF NOT EXISTS keel;
+
+DO $$
+BEGIN
+    IF to_regprocedure('peer_audit_chain_setup(boolean)') IS NULL THEN
+        ALTER FUNCTION audit_chain_setup(boolean) RENAME TO peer_audit_chain_setup;
+        ALTER FUNCTION audit_chain_reset() RENAME TO peer_audit_chain_reset;
+        ALTER FUNCTION audit_chain_set_trigger(text) RENAME TO peer_audit_chain_set_trigger;
+    END IF;
+END
+$$;
+
+CREATE TABLE IF NOT EXISTS bench_keel_mode (id int PRIMARY KEY CHECK (id = 1), sub_chains int);
+
+-- Removes keel's chain from audit_events (and its links: this database is a benchmark).
+CREATE OR REPLACE FUNCTION bench_keel_off()
+RETURNS void LANGUAGE plpgsql SET search_path = public, pg_catalog AS $$
+BEGIN
+    IF keel._audit_chain_id(to_regclass('audit_events')) IS NOT NULL THEN
+        PERFORM keel.disable_audit_chain('audit_events');
+        TRUNCATE keel.audit_link, keel.audit_checkpoint;
+        DELETE FROM keel.audit_chain;
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION bench_keel_on(n int)
+RETURNS void LANGUAGE plpgsql SET search_path = public, pg_catalog AS $$
+BEGIN
+    PERFORM bench_keel_off();
+    TRUNCATE audit_events;
+    PERFORM keel.enable_audit_chain('audit_events', 'previous_hash', 'signature', sub_chains => n);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION audit_chain_setup(p_seed_indexes boolean DEFAULT false)
+RETURNS void LANGUAGE plpgsql SET search_path = public, pg_catalog AS $$
+BEGIN
+    PERFORM bench_keel_off();
+    PERFORM peer_audit_chain_setup(p_seed_indexes);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION audit_chain_set_trigger(p_call text)
+RETURNS void LANGUAGE plpgsql SET search_path = public, pg_catalog AS $$
+BEGIN
+    PERFORM bench_keel_off();
+    PERFORM peer_audit_chain_set_trigger(NULL);
+    DELETE FROM bench_keel_mode;
+    IF coalesce(p_call, '') LIKE 'keel:%' THEN
+        INSERT INTO bench_keel_mode VALUES (1, substr(p_call, 6)::int);
+        PERFORM bench_keel_on(substr(p_call, 6)::int);
+    ELSE
+        PERFORM peer_audit_chain_set_trigger(p_call);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION audit_chain_reset()
+RETURNS void LANGUAGE plpgsql SET search_path = public, pg_catalog AS $$
+DECLARE
+    n int := (SELECT sub_chains FROM bench_keel_mode);
+BEGIN
+    IF n IS NOT NULL THEN
+        PERFORM bench_keel_on(n);
+    ELSE
+        PERFORM peer_audit_chain_reset();
+    END IF;
+END
+$$;
