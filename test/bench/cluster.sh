@@ -31,10 +31,9 @@ max_locks_per_transaction = 256
 log_min_messages = warning
 shared_preload_libraries = 'keel'
 CONF
-    if as_pg "$BIN/postgres" -D "$BENCH/data" -C keel.master_key_file >/dev/null 2>&1; then
-        echo "keel.master_key_file = '$BENCH/keys/master.key'" \
-            | as_pg tee -a "$BENCH/data/postgresql.conf" >/dev/null
-    fi
+    # (postgres -C cannot see keel's settings: they exist only once keel is preloaded.)
+    echo "keel.master_key_file = '$BENCH/keys/master.key'" \
+        | as_pg tee -a "$BENCH/data/postgresql.conf" >/dev/null
     as_pg "$BIN/pg_ctl" -D "$BENCH/data" -l "$BENCH/server.log" -w start >/dev/null
     export PGHOST="$BENCH" PGPORT="$PORT" PGUSER=postgres
     export PGOPTIONS="-c synchronous_commit=off -c jit=off -c client_min_messages=warning"
