@@ -126,6 +126,13 @@ SELECT ts_headline('chinese', '没有匹配的句子，只显示开头的几个�
                    to_tsquery('chinese', '数据库'), 'MaxWords=8, MinWords=4');
 SELECT ts_headline('chinese', '東京でデータベースを勉強します', to_tsquery('chinese', 'データベース'), 'HighlightAll=true');
 SELECT ts_headline('chinese', 'keel 把 PostgreSQL 变成 CJK search engine', plainto_tsquery('chinese', 'postgresql 变成'));
+-- Only whole words are highlighted: the 数据 of 数据湖 is half of the phrase 数据库,
+-- and a negated operand is no match; a plain operand 数据 is highlighted anywhere.
+SELECT ts_headline('chinese', '数据库和数据湖，没有缓存', websearch_to_tsquery('chinese', '"数据库" -缓存')) AS phrase_only,
+       ts_headline('chinese', '数据库和数据湖', to_tsquery('chinese', '数据库 & 数据')) AS plain_too,
+       ts_headline('chinese', '数据库数据库', to_tsquery('chinese', '数据库')) AS repeated;
+SELECT ts_headline('chinese', '{"title": "我们的数据库很快", "tags": ["数据湖", "数据库管理"], "n": 1}'::jsonb,
+                   to_tsquery('chinese', '数据库'));
 SELECT ts_headline('chinese', '数据库', to_tsquery('chinese', '数据库'), 'MinWords=5, MaxWords=5');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT ts_headline('chinese', '数据库', to_tsquery('chinese', '数据库'), 'Colour=red');

@@ -144,20 +144,25 @@ void EncodeArray(const std::vector<int>& lbounds, const std::vector<int>& length
 
 // ---------------------------------------------------------------- hashing
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-    if (ctx_ == nullptr)
-        throw std::bad_alloc();
+// The digest is fetched once: OpenSSL 3 would otherwise look it up (under a lock) on
+// every EVP_DigestInit_ex.
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()), md_(EVP_MD_fetch(nullptr, "SHA256", nullptr)) {
+    if (ctx_ == nullptr || md_ == nullptr) {
+        EVP_MD_CTX_free(ctx_);
+        EVP_MD_free(md_);
+        Fail("no SHA-256 implementation");
+    }
 }
 Sha256::~Sha256() {
     EVP_MD_CTX_free(ctx_);
+    EVP_MD_free(md_);
 }
 
 Hash Sha256::Of(const void* data, size_t len) {
     Hash h;
     unsigned int n = 0;
-    if (EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1 ||
-        EVP_DigestUpdate(ctx_, data, len) != 1 || EVP_DigestFinal_ex(ctx_, h.bytes, &n) != 1 ||
-        n != kHashBytes) {
+    if (EVP_DigestInit_ex2(ctx_, md_, nullptr) != 1 || EVP_DigestUpdate(ctx_, data, len) != 1 ||
+        EVP_DigestFinal_ex(ctx_, h.bytes, &n) != 1 || n != kHashBytes) {
         Fail("sha-256");
     }
     return h;
@@ -234,14 +239,23 @@ std::string HexOf(const uint8_t* data, size_t len) {
 }
 
 namespace {
-int HexValue(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+// -1 for a byte that is not a hexadecimal digit.
+struct HexTable {
+    int8_t v[256];
+    constexpr HexTable() : v() {
+        for (int i = 0; i < 256; i++)
+            v[i] = -1;
+        for (int i = 0; i < 10; i++)
+            v['0' + i] = static_cast<int8_t>(i);
+        for (int i = 0; i < 6; i++) {
+            v['a' + i] = static_cast<int8_t>(10 + i);
+            v['A' + i] = static_cast<int8_t>(10 + i);
+        }
+    }
+};
+constexpr HexTable kHex;
+inline int HexValue(char c) {
+    return kHex.v[static_cast<uint8_t>(c)];
 }
 }  // namespace
 
@@ -260,11 +274,15 @@ bool ParseHex(std::string_view text, std::string* out) {
 }
 
 bool ParseHash(std::string_view hex, Hash* out) {
-    std::string raw;
-    if (hex.size() != 2 * kHashBytes || !ParseHex(hex, &raw))
+    if (hex.size() != 2 * kHashBytes)
         return false;
-    memcpy(out->bytes, raw.data(), kHashBytes);
-    return true;
+    int bad = 0;
+    for (size_t i = 0; i < kHashBytes; i++) {
+        int hi = HexValue(hex[2 * i]), lo = HexValue(hex[2 * i + 1]);
+        bad |= hi | lo;
+        out->bytes[i] = static_cast<uint8_t>((hi << 4) | (lo & 15));
+    }
+    return bad >= 0;
 }
 
 // ---------------------------------------------------------------- external digest

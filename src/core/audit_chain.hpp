@@ -15,6 +15,7 @@
 
 typedef struct evp_md_ctx_st EVP_MD_CTX;
 typedef struct evp_mac_ctx_st EVP_MAC_CTX;
+typedef struct evp_md_st EVP_MD;
 
 namespace keel::core::chain {
 
@@ -71,6 +72,7 @@ class Sha256 {
 
   private:
     EVP_MD_CTX* ctx_;
+    EVP_MD* md_;
 };
 
 class HmacSha256 {

@@ -735,21 +735,20 @@ bool Verifier::NextRow(TableRow* out) {
             }
             TupleDesc desc = RelationGetDescr(leaf_rel_);
             MemoryContext old = MemoryContextSwitchTo(row_cxt_);
-            out->nfields = CollectFields(row_plan_, tup, desc, fields_);
+            Datum* values;
+            bool* nulls;
+            out->nfields = CollectFields(row_plan_, tup, desc, fields_, &values, &nulls);
             if (cfg_.has_columns) {
-                bool isnull;
-                Datum h = heap_getattr(tup, hash_attnum_, desc, &isnull);
-                out->prev_null = isnull;
-                if (!isnull) {
-                    text* t = DatumGetTextPP(h);
+                out->prev_null = nulls[hash_attnum_ - 1];
+                if (!out->prev_null) {
+                    text* t = DatumGetTextPP(values[hash_attnum_ - 1]);
                     out->prev_len = static_cast<int>(VARSIZE_ANY_EXHDR(t));
                     memcpy(out->prev, VARDATA_ANY(t),
                            std::min<size_t>(out->prev_len, sizeof out->prev));
                 }
-                Datum s = heap_getattr(tup, sig_attnum_, desc, &isnull);
-                out->sig_null = isnull;
-                if (!isnull) {
-                    text* t = DatumGetTextPP(s);
+                out->sig_null = nulls[sig_attnum_ - 1];
+                if (!out->sig_null) {
+                    text* t = DatumGetTextPP(values[sig_attnum_ - 1]);
                     out->sig_len = static_cast<int>(VARSIZE_ANY_EXHDR(t));
                     memcpy(out->sig, VARDATA_ANY(t),
                            std::min<size_t>(out->sig_len, sizeof out->sig));

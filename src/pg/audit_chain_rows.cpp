@@ -64,6 +64,8 @@ Enc ClassifyScalar(Oid base) {
         case JSONOID:
         case XMLOID:
             return Enc::kTextRaw;
+        case JSONBOID:  // its binary form: canonical (sorted, unique keys)
+            return Enc::kBytea;
         case NAMEOID:
             return Enc::kName;
         case CHAROID:
@@ -354,14 +356,22 @@ RowPlan* BuildRowPlan(TupleDesc desc, Oid relid, const ChainConfig& cfg, MemoryC
     return plan;
 }
 
-int CollectFields(const RowPlan* plan, HeapTuple tuple, TupleDesc desc, RawField* out) {
+int CollectFields(const RowPlan* plan, HeapTuple tuple, TupleDesc desc, RawField* out,
+                  Datum** values_out, bool** nulls_out) {
+    // One deform per row (heap_getattr per column would walk the tuple again and again).
+    auto* values = static_cast<Datum*>(palloc(sizeof(Datum) * desc->natts));
+    auto* nulls = static_cast<bool*>(palloc(sizeof(bool) * desc->natts));
+    heap_deform_tuple(tuple, desc, values, nulls);
+    if (values_out != nullptr)
+        *values_out = values;
+    if (nulls_out != nullptr)
+        *nulls_out = nulls;
     int n = 0;
     for (int i = 0; i < plan->ncols; i++) {
         const ColumnPlan& c = plan->cols[i];
-        bool isnull;
-        Datum v = heap_getattr(tuple, c.attnum, desc, &isnull);
-        if (isnull)
+        if (nulls[c.attnum - 1])
             continue;
+        Datum v = values[c.attnum - 1];
         RawField& f = out[n++];
         f.name = c.name;
         f.type_name = c.type_name;

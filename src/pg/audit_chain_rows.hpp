@@ -77,8 +77,10 @@ bool ReadIncarnation(uint8 out[16]);
 // and generated columns are left out.  Raises for unsupported column types.
 RowPlan* BuildRowPlan(TupleDesc desc, Oid relid, const ChainConfig& cfg, MemoryContext mcxt);
 
-// Collects the non-NULL fields of a tuple (out must have room for plan->ncols).
-int CollectFields(const RowPlan* plan, HeapTuple tuple, TupleDesc desc, RawField* out);
+// Collects the non-NULL fields of a tuple (out must have room for plan->ncols); the
+// deformed tuple is palloc'd in the current context and optionally returned.
+int CollectFields(const RowPlan* plan, HeapTuple tuple, TupleDesc desc, RawField* out,
+                  Datum** values_out = nullptr, bool** nulls_out = nullptr);
 
 // SHA-256 of the canonical encoding (C++ inside, no PostgreSQL calls).
 chain::Hash HashRow(const RawField* fields, int n, chain::Sha256& sha);

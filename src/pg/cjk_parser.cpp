@@ -21,6 +21,7 @@ extern "C" {
 #include "mb/pg_wchar.h"
 #include "nodes/pg_list.h"
 #include "tsearch/ts_public.h"
+#include "tsearch/ts_type.h"
 }
 
 namespace keel::pg {
@@ -116,6 +117,45 @@ core::HeadlineOptions ReadOptions(HeadlineParsedText* prs, List* options) {
     return opt;
 }
 
+// What each query item means for highlighting.  to_tsquery turns the word 数据库 into
+// the phrase '数据' <-> '据库'; a bigram that matches one link of such a phrase alone
+// (the 数据 of 数据湖) is not the word searched for.  Operands under ! are no match.
+enum : uint8 { kUnderNot = 1, kPhraseLink = 2 };
+
+uint8* OperandRoles(TSQuery query) {
+    const int size = query->size;
+    auto* roles = static_cast<uint8*>(palloc0(size + 1));
+    auto* stack = static_cast<int*>(palloc(sizeof(int) * (size + 1)));
+    QueryItem* items = GETQUERY(query);
+    int top = 0;
+    if (size > 0)
+        stack[top++] = 0;  // the root; an operator's right operand is next, left at +left
+    while (top > 0) {
+        const int i = stack[--top];
+        if (items[i].type != QI_OPR)
+            continue;
+        const QueryOperator& op = items[i].qoperator;
+        const uint8 inherited = roles[i] & kUnderNot;
+        int children[2] = {i + 1, -1};
+        uint8 child_role = inherited;
+        if (op.oper == OP_NOT) {
+            child_role |= kUnderNot;
+        } else {
+            children[1] = i + static_cast<int>(op.left);
+            if (op.oper == OP_PHRASE && op.distance == 1)
+                child_role |= kPhraseLink;
+        }
+        for (int c : children) {
+            if (c <= i || c >= size || top >= size)
+                continue;  // malformed: ignore
+            roles[c] = child_role;
+            stack[top++] = c;
+        }
+    }
+    pfree(stack);
+    return roles;
+}
+
 constexpr int kBigram = static_cast<int>(CjkTokenType::kCjkBigram);
 constexpr int kBlank = static_cast<int>(CjkTokenType::kBlank);
 // HeadlineWordEntry.len is 16 bits: merged highlights stay well below.
@@ -179,7 +219,11 @@ KEEL_FUNCTION(keel_cjk_prsheadline) {
     using namespace keel::pg;
     auto* prs = reinterpret_cast<HeadlineParsedText*>(PG_GETARG_POINTER(0));
     auto* options = reinterpret_cast<List*>(PG_GETARG_POINTER(1));
+    // The same (plain-storage, never toasted) query the words' item pointers point into.
+    auto query = reinterpret_cast<TSQuery>(PG_GETARG_POINTER(2));
     const core::HeadlineOptions opt = ReadOptions(prs, options);
+    uint8* roles = OperandRoles(query);
+    QueryItem* query_items = GETQUERY(query);
 
     // The tokens, without the "repeated" copies (they only carry extra query items).
     HeadlineWordEntry* words = prs->words;
@@ -188,21 +232,50 @@ KEEL_FUNCTION(keel_cjk_prsheadline) {
     auto* tokens =
         static_cast<core::HeadlineToken*>(palloc(sizeof(core::HeadlineToken) * (total + 1)));
     auto* in = static_cast<bool*>(palloc(sizeof(bool) * (total + 1)));
+    // How each token matched: a plain operand, or a link of a word's bigram phrase
+    // (a word's extra query items follow it as "repeated" copies).
+    auto* plain_hit = static_cast<bool*>(palloc0(sizeof(bool) * (total + 1)));
+    auto* link_hit = static_cast<bool*>(palloc0(sizeof(bool) * (total + 1)));
     int n = 0;
     for (int i = 0; i < total; ++i) {
-        if (words[i].repeated)
+        const HeadlineWordEntry& w = words[i];
+        if (!w.repeated) {
+            index[n] = i;
+            tokens[n].is_word = w.type != kBlank;
+            ++n;
+        }
+        if (w.item == nullptr || n == 0)
             continue;
-        index[n] = i;
-        tokens[n].is_word = words[i].type != kBlank;
-        tokens[n].matched = words[i].item != nullptr;
-        ++n;
+        const ptrdiff_t at = reinterpret_cast<QueryItem*>(w.item) - query_items;
+        const uint8 role = (at >= 0 && at < query->size) ? roles[at] : 0;
+        if (role & kUnderNot)
+            continue;
+        if (role & kPhraseLink) {
+            link_hit[n - 1] = true;
+        } else {
+            plain_hit[n - 1] = true;
+        }
+    }
+    // A bigram that is only a phrase link counts when a neighbouring bigram of its run
+    // is a link too (数据 next to 据库), not on its own.
+    for (int k = 0; k < n; ++k) {
+        bool hit = plain_hit[k];
+        if (!hit && link_hit[k]) {
+            if (words[index[k]].type != kBigram) {
+                hit = true;
+            } else {
+                hit = (k > 0 && words[index[k - 1]].type == kBigram && link_hit[k - 1]) ||
+                      (k + 1 < n && words[index[k + 1]].type == kBigram && link_hit[k + 1]);
+            }
+        }
+        tokens[k].matched = hit;
     }
     core::SelectHeadline(tokens, static_cast<size_t>(n), opt, in);
 
     for (int k = 0; k < n; ++k) {
         HeadlineWordEntry& w = words[index[k]];
         w.in = in[k] ? 1 : 0;
-        w.selected = (in[k] && w.item != nullptr) ? 1 : 0;
+        w.selected = (in[k] && tokens[k].matched) ? 1 : 0;
     }
 
     // Undo the overlap: a bigram shown right after a bigram shows only its second
@@ -255,5 +328,8 @@ KEEL_FUNCTION(keel_cjk_prsheadline) {
     pfree(index);
     pfree(tokens);
     pfree(in);
+    pfree(plain_hit);
+    pfree(link_hit);
+    pfree(roles);
     PG_RETURN_POINTER(prs);
 }

@@ -67,21 +67,23 @@ AS $$
 $$;
 
 -- EXPLAIN (costs off) of a query, made independent of the calendar: time partitions
--- (name_YYYY_MM) print as name_YYYY_MM, "Subplans Removed" counts are dropped, and
--- repeated identical lines (one per partition scanned) are shown once.
+-- (name_YYYY_MM) print as name_YYYY_MM, their aliases (name_1, name_2) as name_N,
+-- "Subplans Removed" counts are dropped, and a line already shown (the same scan of
+-- another partition) is not repeated.
 CREATE FUNCTION pg_temp.bp_plan(q text)
 RETURNS SETOF text
 LANGUAGE plpgsql
 AS $$
 DECLARE
     line text;
-    prev text := NULL;
+    seen text[] := '{}';
 BEGIN
     FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
         line := regexp_replace(line, '_\d{4}_\d{2}(_|\M)', '_YYYY_MM\1', 'g');
+        line := regexp_replace(line, '( on \S+ [a-z_]+)_\d+$', '\1_N');
         CONTINUE WHEN line ~ 'Subplans Removed';
-        CONTINUE WHEN line IS NOT DISTINCT FROM prev;
-        prev := line;
+        CONTINUE WHEN line = ANY (seen);
+        seen := seen || line;
         RETURN NEXT line;
     END LOOP;
 END

@@ -156,6 +156,11 @@ DECLARE
     v_state text := coalesce(current_setting('keel.blueprint_drop_state', true), '');
     v_hit name;
 BEGIN
+    -- A blueprint's maintenance task (e.g. Terminal++ retention) goes with its function.
+    DELETE FROM keel.maintenance_task t
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_proc'::regclass AND t.fn::oid = d.objid;
+
     IF v_state = '' OR coalesce(current_setting('keel.allow_blueprint_drop', true), 'off')
                        IN ('on', 'true', '1') THEN
         RETURN;
@@ -176,7 +181,8 @@ END
 $$;
 
 COMMENT ON FUNCTION keel._blueprint_drop_check() IS
-'Drop guard, sql_drop: refuses a command that dropped a blueprint extension holding rows.';
+'Drop guard, sql_drop: refuses a command that dropped a blueprint extension holding rows; '
+'forgets the maintenance tasks whose function was dropped.';
 
 -- The guard runs for every role's DROP SCHEMA: as its owner (SECURITY DEFINER, pinned
 -- search_path), so no role needs EXECUTE on the helpers, and PUBLIC has none.
@@ -228,3 +234,81 @@ COMMENT ON FUNCTION keel.drop_blueprint(name, boolean, boolean) IS
 'Drops a blueprint extension. A blueprint whose tables hold rows is dropped only with force => true.';
 
 REVOKE ALL ON FUNCTION keel.drop_blueprint(name, boolean, boolean) FROM PUBLIC;
+
+-- Secret columns of a blueprint.  keel.protect_columns() encrypts them with
+-- keel.encrypt_column() (bound to the row's id) when the key store can make the key;
+-- on a server with no master key yet it attaches a guard instead, so the install
+-- succeeds and a write of a secret is refused with the key store's own error.  Once the
+-- master key is configured, calling it again (the blueprint's enable_encryption())
+-- replaces the guard by the encryption.
+CREATE FUNCTION keel._encryption_pending()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- Without a master key this raises the key store's error (SQLSTATE F0000).
+    PERFORM keel.create_key(tg_argv[0], 'encrypt', if_not_exists => true);
+    RAISE EXCEPTION 'encryption of the secret columns of %.% is not enabled yet', tg_table_schema, tg_table_name
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = 'The table was installed before keel had a master key, so its secret columns refuse writes.',
+              HINT = format('Run SELECT keel.protect_columns(%L, %L, %L) or the blueprint''s enable_encryption().',
+                            tg_argv[0], format('%I.%I', tg_table_schema, tg_table_name), tg_argv[1]);
+END
+$$;
+
+COMMENT ON FUNCTION keel._encryption_pending() IS
+'Guard trigger on secret columns installed without a master key: refuses non-NULL writes.';
+REVOKE ALL ON FUNCTION keel._encryption_pending() FROM PUBLIC;
+
+-- A blueprint's key is named <prefix>:<schema>; key names are at most 63 bytes, so a
+-- long schema name is replaced by its md5.
+CREATE FUNCTION keel.blueprint_key_name(prefix text, schema_name name)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN octet_length(prefix || ':' || schema_name) <= 63 THEN prefix || ':' || schema_name
+                ELSE prefix || ':' || md5(schema_name) END
+$$;
+
+COMMENT ON FUNCTION keel.blueprint_key_name(text, name) IS
+'The data key name of a blueprint''s secret columns: prefix:schema, or prefix:md5(schema) when longer than 63 bytes.';
+REVOKE ALL ON FUNCTION keel.blueprint_key_name(text, name) FROM PUBLIC;
+
+CREATE FUNCTION keel.protect_columns(key_name text, tbl regclass, cols name[])
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_col name;
+BEGIN
+    IF key_name IS NULL OR tbl IS NULL OR cols IS NULL OR cardinality(cols) = 0 THEN
+        RAISE EXCEPTION 'keel.protect_columns: key_name, tbl and cols must be given'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    BEGIN
+        PERFORM keel.create_key(key_name, 'encrypt', if_not_exists => true);
+    EXCEPTION WHEN SQLSTATE 'F0000' THEN
+        -- No usable master key: guard the columns and report it.
+        EXECUTE format('CREATE OR REPLACE TRIGGER keel_encryption_pending BEFORE INSERT OR UPDATE OF %s ON %s '
+                       'FOR EACH ROW WHEN (%s) EXECUTE FUNCTION keel._encryption_pending(%L, %L)',
+                       (SELECT string_agg(format('%I', c), ', ') FROM unnest(cols) c), tbl,
+                       (SELECT string_agg(format('NEW.%I IS NOT NULL', c), ' OR ') FROM unnest(cols) c),
+                       key_name, cols::text);
+        RETURN 'pending';
+    END;
+    FOREACH v_col IN ARRAY cols LOOP
+        PERFORM keel.encrypt_column(tbl, v_col, key_name, '{id}');
+    END LOOP;
+    EXECUTE format('DROP TRIGGER IF EXISTS keel_encryption_pending ON %s', tbl);
+    RETURN 'encrypted';
+END
+$$;
+
+COMMENT ON FUNCTION keel.protect_columns(text, regclass, name[]) IS
+'Encrypts a table''s secret columns with keel.encrypt_column() under key key_name (made if '
+'missing), bound to the row id; without a master key, guards them instead and returns pending.';
+REVOKE ALL ON FUNCTION keel.protect_columns(text, regclass, name[]) FROM PUBLIC;

@@ -5,3 +5,6 @@
 -- EXTENSION; names are never spliced into literals, so any schema name works.
 SELECT keel.enable_updated_at(pg_catalog.format('%I.%I', pg_catalog.current_schema(), t)::regclass)
   FROM unnest(ARRAY['users', 'agents', 'quotas']) AS t;
+
+-- Secret columns: encrypted now, or guarded until the server has a master key.
+SELECT enable_encryption();

@@ -7,3 +7,12 @@
 SELECT keel.enable_updated_at(pg_catalog.format('%I.%I', pg_catalog.current_schema(), t)::regclass)
   FROM unnest(ARRAY['users', 'sandboxes', 'fs_entries', 'ai_conversations', 'ai_agents',
                     'github_connections', 'secrets', 'plugins']) AS t;
+
+-- The seed's data retention policies run with keel's maintenance (keel.run_maintenance()
+-- and the background worker), once per schema the blueprint is installed in.
+SELECT keel.register_maintenance_task(
+    'terminalpp retention: ' || pg_catalog.current_schema(),
+    pg_catalog.to_regprocedure(pg_catalog.format('%I.apply_retention(timestamptz)', pg_catalog.current_schema())));
+
+-- Secret columns: encrypted now, or guarded until the server has a master key.
+SELECT enable_encryption();
