@@ -186,13 +186,17 @@ inline CjkTokenizer::Char CjkTokenizer::Peek(const unsigned char* p) const noexc
     return Char{p + n, ClassifyCodePoint(cp)};
 }
 
-inline const unsigned char* CjkTokenizer::SkipExtends(const unsigned char* p) const noexcept {
-    while (p < end_ && *p >= 0x80) {
+inline const unsigned char* CjkTokenizer::SkipExtends(const unsigned char* p,
+                                                      Char* next) const noexcept {
+    while (p < end_) {
         Char c = Peek(p);
-        if (c.cls != C::kExtend)
-            break;
+        if (c.cls != C::kExtend) {
+            *next = c;
+            return p;
+        }
         p = c.end;
     }
+    *next = Char{};
     return p;
 }
 
@@ -225,6 +229,7 @@ void CjkTokenizer::Reset(const char* data, size_t len) noexcept {
     cursor_ = begin_;
     run_unit_ = nullptr;
     long_end_ = nullptr;
+    next_valid_ = false;
 }
 
 bool CjkTokenizer::Next(CjkToken* out) noexcept {
@@ -240,45 +245,51 @@ bool CjkTokenizer::Next(CjkToken* out) noexcept {
         cursor_ = to;
         if (cursor_ >= long_end_)
             long_end_ = nullptr;
+        next_valid_ = false;
         return true;
     }
 
+    const unsigned char* start = cursor_;
+    const Char c = next_valid_ ? next_ : Peek(start);
+    next_valid_ = false;
+
     // Inside a CJK run: the next bigram is the last unit plus the next one.
     if (run_unit_ != nullptr) {
-        Char c = Peek(cursor_);
         if (c.cls == C::kCjk) {
-            const unsigned char* unit_end = SkipExtends(c.end);
+            Char after;
+            const unsigned char* unit_end = SkipExtends(c.end, &after);
             Emit(out, CjkTokenType::kCjkBigram, run_unit_, unit_end);
-            run_unit_ = cursor_;
+            run_unit_ = start;
             cursor_ = unit_end;
+            Remember(after);
             return true;
         }
         run_unit_ = nullptr;
     }
 
-    const unsigned char* start = cursor_;
-    Char c = Peek(start);
     switch (c.cls) {
         case C::kCjk: {
-            const unsigned char* first_end = SkipExtends(c.end);
-            if (first_end < end_) {
-                Char d = Peek(first_end);
-                if (d.cls == C::kCjk) {
-                    const unsigned char* second_end = SkipExtends(d.end);
-                    Emit(out, CjkTokenType::kCjkBigram, start, second_end);
-                    run_unit_ = first_end;
-                    cursor_ = second_end;
-                    return true;
-                }
+            Char after;
+            const unsigned char* first_end = SkipExtends(c.end, &after);
+            if (after.end != nullptr && after.cls == C::kCjk) {
+                Char after2;
+                const unsigned char* second_end = SkipExtends(after.end, &after2);
+                Emit(out, CjkTokenType::kCjkBigram, start, second_end);
+                run_unit_ = first_end;
+                cursor_ = second_end;
+                Remember(after2);
+                return true;
             }
             Emit(out, CjkTokenType::kCjkUnigram, start, first_end);
             cursor_ = first_end;
+            Remember(after);
             return true;
         }
         case C::kLetter:
         case C::kDigit: {
             bool letters = c.cls == C::kLetter;
             const unsigned char* p = c.end;
+            Char stop;
             while (p < end_) {
                 const unsigned char b = *p;
                 if (b < 0x80) {  // the ASCII inner loop: no decoding
@@ -293,6 +304,7 @@ bool CjkTokenizer::Next(CjkToken* out) noexcept {
                 if (d.cls == C::kLetter) {
                     letters = true;
                 } else if (d.cls != C::kDigit && d.cls != C::kExtend) {
+                    stop = d;
                     break;
                 }
                 p = d.end;
@@ -300,6 +312,7 @@ bool CjkTokenizer::Next(CjkToken* out) noexcept {
             if (static_cast<size_t>(p - start) <= kMaxTokenBytes) {
                 Emit(out, letters ? CjkTokenType::kWord : CjkTokenType::kNumber, start, p);
                 cursor_ = p;
+                Remember(stop);
                 return true;
             }
             const unsigned char* to = CutAt(start, p);
@@ -315,6 +328,7 @@ bool CjkTokenizer::Next(CjkToken* out) noexcept {
 
     // Separators (and marks with nothing to attach to), up to the length limit.
     const unsigned char* p = c.end;
+    Char stop;
     while (p < end_) {
         const unsigned char b = *p;
         if (b < 0x80) {
@@ -328,12 +342,14 @@ bool CjkTokenizer::Next(CjkToken* out) noexcept {
         Char d = Peek(p);
         if ((d.cls != C::kSeparator && d.cls != C::kExtend) ||
             static_cast<size_t>(d.end - start) > kMaxTokenBytes) {
+            stop = d;
             break;
         }
         p = d.end;
     }
     Emit(out, CjkTokenType::kBlank, start, p);
     cursor_ = p;
+    Remember(stop);
     return true;
 }
 

@@ -88,13 +88,19 @@ class CjkTokenizer {
     bool Next(CjkToken* out) noexcept;
 
   private:
-    // One decoded character: where it ends and what it is.
+    // One decoded character: where it ends and what it is (end == nullptr: none).
     struct Char {
-        const unsigned char* end;
-        CjkCharClass cls;
+        const unsigned char* end = nullptr;
+        CjkCharClass cls = CjkCharClass::kSeparator;
     };
     Char Peek(const unsigned char* p) const noexcept;
-    const unsigned char* SkipExtends(const unsigned char* p) const noexcept;
+    // Skips the marks after p; *next is the character at the returned position, if any.
+    const unsigned char* SkipExtends(const unsigned char* p, Char* next) const noexcept;
+    // The character at cursor_, already decoded (each character is decoded once).
+    void Remember(Char next) noexcept {
+        next_ = next;
+        next_valid_ = next.end != nullptr;
+    }
     const unsigned char* CutAt(const unsigned char* from, const unsigned char* to) const noexcept;
     void Emit(CjkToken* out, CjkTokenType type, const unsigned char* from,
               const unsigned char* to) noexcept;
@@ -106,6 +112,8 @@ class CjkTokenizer {
     const unsigned char* run_unit_ = nullptr;
     // Inside an over-long word: where it ends.
     const unsigned char* long_end_ = nullptr;
+    Char next_{};
+    bool next_valid_ = false;
 };
 
 // Fragment selection for ts_headline, on a plain array (no allocation).  Each entry

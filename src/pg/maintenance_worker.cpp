@@ -154,7 +154,10 @@ void RunTasks(void*) {
 void RegisterMaintenanceLauncher() {
     BackgroundWorker w;
     FillCommon(&w, "keel_maintenance_launcher_main");
-    w.bgw_flags = BGWORKER_SHMEM_ACCESS;
+    // A connection to no database (as the logical replication launcher does): it makes
+    // the launcher visible in pg_stat_activity and lets it hear (SIGUSR1) when a
+    // worker it started has ended.
+    w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
     w.bgw_restart_time = 10;  // seconds; after a crash the postmaster starts it again
     snprintf(w.bgw_name, BGW_MAXLEN, "keel maintenance launcher");
     snprintf(w.bgw_type, BGW_MAXLEN, "keel maintenance launcher");
@@ -168,6 +171,7 @@ void keel_maintenance_launcher_main(Datum) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
     BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
     ereport(LOG, (errmsg("keel maintenance launcher started")));
 
     TimestampTz last_round = 0;
@@ -181,8 +185,8 @@ void keel_maintenance_launcher_main(Datum) {
         if (HaveDatabases()) {
             TimestampTz now = GetCurrentTimestamp();
             TimestampTz due =
-                ran ? TimestampTzPlusMilliseconds(last_round,
-                                                  static_cast<int64>(guc::maintenance_interval) * 1000)
+                ran ? TimestampTzPlusMilliseconds(
+                          last_round, static_cast<int64>(guc::maintenance_interval) * 1000)
                     : now;
             if (now >= due) {
                 last_round = now;

@@ -141,7 +141,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Retention retires partitions wholly older than now() - retention; '
                            'shorter than one interval it would retire the current partition.',
-                  HINT = format('Use a retention of at least %s.', v_one);
+                  HINT = format('Use a retention of at least %s.',
+                                CASE v_interval WHEN 'day' THEN '1 day' WHEN 'week' THEN '7 days'
+                                                WHEN 'month' THEN '1 month' WHEN 'quarter' THEN '3 months'
+                                                ELSE '1 year' END);
     END IF;
 
     SELECT * INTO v_class FROM pg_class c WHERE c.oid = parent;
