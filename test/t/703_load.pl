@@ -169,11 +169,7 @@ is($node->safe_psql('postgres', q{
 chains_verify($node, 'postgres', 'after load');
 like(encrypted_columns_decrypt($node, 'postgres'), qr/^secrets\.value:1000:/m, 'all 1000 secrets decrypt');
 my $runs = $node->safe_psql('postgres', 'SELECT n FROM maintenance_runs') - $runs_start;
-TODO: {
-    local $TODO = 'known defect: the maintenance launcher blocks in WaitForBackgroundWorkerStartup '
-      . 'after its first round, so the worker runs once';
-    ok($runs >= $DURATION / 3, "the background worker ran maintenance $runs times during the load");
-}
+ok($runs >= $DURATION / 3, "the background worker ran maintenance $runs times during the load");
 is($node->safe_psql('postgres', q{SELECT count(*) FROM audit_events_default}), '0',
     'no audit event fell into the default partition');
 note("load: ${DURATION}s, $CLIENTS clients, $tx transactions, $tps tps, failed 0, "
