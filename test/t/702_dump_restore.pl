@@ -123,13 +123,16 @@ for my $case ([ 'engine', [ 'e' ] ], [ 'app', \@SCHEMAS ]) {
         SELECT string_agg(format('SELECT md5(string_agg(%I::text, '','' ORDER BY %I::text)) FROM %s', e.col, e.col, e.tbl),
                           ' UNION ALL ' ORDER BY e.tbl::text, e.col) FROM keel.encrypted_columns e});
     my $raw_src = $src->safe_psql($srcdb, $raw);
-    # the blueprints' restore is known to fail today: their test results are TODO
-    my $todo = $srcdb eq 'app'
-      ? 'known defect: CREATE EXTENSION of a blueprint, replayed by the restore, makes new '
-        . 'data keys, keel config rows and partitions that collide with the dumped ones, so the '
-        . 'dumped keys are not restored and encrypted tables fail to load'
+    # Known limits of restoring blueprints today (docs/blueprints/README.md): their
+    # results are TODO, so they show in the log without failing the suite.
+    my $todo_errors = $srcdb eq 'app'
+      ? 'known defect: CREATE EXTENSION keel_cozyengine, replayed by the restore, makes the seed\'s '
+        . 'own audit_events partitions (and their indexes) that the dump then creates again'
       : undef;
-
+    my $todo_chains = $srcdb eq 'app'
+      ? 'known defect: a restored blueprint\'s audit chain is not re-attached (its triggers are '
+        . 'not dumped, enable_audit_chain refuses a non-empty table): not verifiable, not append-only'
+      : undef;
     for my $format ('custom', 'plain') {
         my $db   = "${srcdb}_$format";
         my $file = $src->basedir . "/$srcdb.$format";
@@ -143,21 +146,33 @@ for my $case ([ 'engine', [ 'e' ] ], [ 'app', \@SCHEMAS ]) {
         IPC::Run::run(\@restore, '>', \$stdout, '2>', \$stderr);
         my @errors = ($stderr =~ /(ERROR:.*)/g);
         TODO: {
-            local $TODO = $todo;
+            local $TODO = $todo_errors;
             is(scalar(@errors), 0, "$db: restore without errors")
               or diag(join("\n", @errors[0 .. ($#errors < 9 ? $#errors : 9)]));
-            is(table_counts($dst, $db, @$schemas), $counts, "$db: identical row counts in every table");
+        }
+        unlike($stderr, qr/ERROR:(?!\s+(relation "audit_events_\w+" already exists|"audit_events_\w+" is already a partition))/,
+            "$db: no restore error beyond the known ones");
+        # the blueprints' documented post-restore step
+        $dst->safe_psql($db, q{
+            DO $$ DECLARE f regprocedure;
+            BEGIN
+                FOR f IN SELECT p.oid FROM pg_proc p WHERE p.proname = 'enable_encryption'
+                           AND p.pronamespace::regnamespace::text IN ('cr', 'tp', 'al', 'ast', 'ce') LOOP
+                    EXECUTE format('SELECT %s()', f::regproc);
+                END LOOP;
+            END $$}) if $srcdb eq 'app';
+        is(table_counts($dst, $db, @$schemas), $counts, "$db: identical row counts in every table");
+        TODO: {
+            local $TODO = $todo_chains;
             my $n = eval { chains_verify($dst, $db, "$db") } // 0;
             is($n, $nchains, "$db: every chain verified");
             for my $t (sort keys %digest) {
                 my ($r, $o) = $dst->psql($db, "SELECT ok FROM keel.verify_audit_chain('$t', '$digest{$t}')");
                 is($o, 't', "$db: $t contains the digest taken before the dump");
             }
-            my $d = eval { encrypted_columns_decrypt($dst, $db) } // 'failed';
-            is($d, $plain, "$db: every ciphertext decrypts to the same plaintext");
-            my $rr = eval { $dst->safe_psql($db, $raw) } // 'failed';
-            is($rr, $raw_src, "$db: ciphertexts restored byte for byte (not re-encrypted)");
         }
+        is(encrypted_columns_decrypt($dst, $db), $plain, "$db: every ciphertext decrypts to the same plaintext");
+        is($dst->safe_psql($db, $raw), $raw_src, "$db: ciphertexts restored byte for byte (not re-encrypted)");
         $tables += scalar(split /\n/, $counts);
         $rounds++;
     }
@@ -171,6 +186,11 @@ $dst->safe_psql('engine_custom', q{
     UPDATE e.secrets SET token = 'changed after restore' WHERE id = 1;
 });
 is(chains_verify($dst, 'engine_custom', 'engine_custom after new rows'), 2, 'restored chains extend');
+$dst->safe_psql('app_custom', q{INSERT INTO tp.secrets (name, encrypted_value) VALUES ('NEW', 'sk-after-restore')});
+like(encrypted_columns_decrypt($dst, 'app_custom'), qr/^tp\.secrets\.encrypted_value:51:/m,
+    'a blueprint secret written after the restore encrypts and decrypts');
+is($dst->safe_psql('app_custom', q{SELECT count(*) FROM tp.secrets WHERE encrypted_value LIKE '%sk-after%'}),
+    '0', 'and is stored encrypted');
 like(encrypted_columns_decrypt($dst, 'engine_custom'), qr/^e\.secrets\.token:201:/m,
     'secrets written after the restore decrypt');
 is($dst->safe_psql('engine_custom', q{SELECT count(*) FROM keel.run_maintenance('e.metrics') WHERE action = 'error'}),
