@@ -1,4 +1,4 @@
-# Huge values: every keel function that takes a value, fed $KEEL_HUGE_MB (default 32 in
+# Huge values: every keel function that takes a value, fed $KEEL_HUGE_MB (default 16 in
 # CI, to stay within a minute; RELIABILITY.md records a 128 MB run)
 # megabytes, either works (and round-trips exactly) or fails with a clear ERROR; the
 # server never restarts (same postmaster start time, same backend for the session).
@@ -11,7 +11,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $MB = $ENV{KEEL_HUGE_MB} // 32;
+my $MB = $ENV{KEEL_HUGE_MB} // 16;
 my $n  = $MB * 1024 * 1024;
 
 my $node = keel_node('huge');
