@@ -90,6 +90,11 @@ COMMIT;
 SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
  WHERE c.relnamespace = 'agentlink'::regnamespace AND NOT t.tgisinternal ORDER BY 1;
 
+-- The call_logs chain, kept beside the table: verified, and append-only.
+SELECT ok, rows_checked FROM keel.verify_audit_chain('call_logs');
+DELETE FROM call_logs WHERE true;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
 -- 7. The drop guard.
 DROP EXTENSION keel_agentlink;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE

@@ -209,9 +209,19 @@ SELECT count(*) FROM users WHERE user_metadata @> '{"theme": "dark"}';
 INSERT INTO users (id, username, email, password_hash, created_at, updated_at)
 VALUES (md5('bad')::uuid, 'bad', 'not-an-email', 'h', '2026-01-01', '2026-01-01');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- (terse: the failing row would show its chain hash and signature, which are salted)
+\set VERBOSITY terse
 INSERT INTO audit_events (id, event_type, event_level, created_at)
 VALUES (md5('bad')::uuid, 'X', 'debug', '2026-03-03');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
+-- audit_events is an append-only chain: no UPDATE or DELETE of events, so the seed's
+-- ON DELETE SET NULL cannot clear a deleted user's events and the delete is refused.
+UPDATE audit_events SET payload = '{}' WHERE request_id = 'req-1';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+DELETE FROM users WHERE id = md5('user3')::uuid;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT ok, rows_checked, first_bad_position FROM keel.verify_audit_chain('audit_events');
 INSERT INTO api_keys (id, user_id, key_hash, key_prefix, rate_limit_per_minute, created_at)
 VALUES (md5('bad')::uuid, md5('user1')::uuid, repeat('a', 64), 'sk-proj', 0, '2026-01-01');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE

@@ -52,6 +52,10 @@ INSERT INTO command_executions (sandbox_id, user_id, command, status, created_at
 SELECT md5('s' || (i % 600 + 1))::uuid, md5('u' || ((i % 600 + 1) % 200 + 1))::uuid, 'ls -la /tmp/' || i,
        'completed', timestamptz '2026-03-01 00:00+00' + i * interval '10 minutes'
   FROM generate_series(1, 20000) i;
+INSERT INTO audit_logs (user_id, sandbox_id, action, resource_type, details, created_at)
+SELECT md5('u' || (i % 200 + 1))::uuid, md5('s' || (i % 600 + 1))::uuid, (ARRAY['login', 'exec', 'share'])[i % 3 + 1],
+       'sandbox', jsonb_build_object('n', i), timestamptz '2026-05-01 00:00+00' + i * interval '1 hour'
+  FROM generate_series(1, 500) i;
 INSERT INTO ai_memory (user_id, memory_type, key, value, embedding, expires_at)
 SELECT md5('u' || (i % 200 + 1))::uuid, 'session', 'k' || i, '{}',
        CASE WHEN i % 2 = 0 THEN array_fill(0.5::real, ARRAY[1536]) END,
@@ -70,6 +74,7 @@ SELECT username, sandbox_count, total_storage_bytes
 SELECT pg_temp.bp_plan($$SELECT id FROM fs_entries WHERE sandbox_id = md5('s7')::uuid AND path = '/home/user/file6.py'$$);
 SELECT pg_temp.bp_plan($$SELECT count(*) FROM command_executions WHERE sandbox_id = md5('s7')::uuid AND user_id = md5('u8')::uuid$$);
 SELECT pg_temp.bp_plan($$SELECT count(*) FROM file_versions WHERE fs_entry_id = md5('f3')::uuid$$);
+SELECT pg_temp.bp_plan($$SELECT count(*) FROM audit_logs WHERE user_id = md5('u3')::uuid AND action = 'login'$$);
 SELECT pg_temp.bp_plan($$SELECT count(*) FROM command_executions ce WHERE ce.sandbox_id = md5('s9')::uuid$$);
 
 -- 5. ai_memory.embedding without pgvector: real[] of exactly 1536 elements.
@@ -120,6 +125,11 @@ SELECT updated_at = now() AS touched FROM sandboxes WHERE id = md5('s1')::uuid;
 COMMIT;
 SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
  WHERE c.relnamespace = 'terminalpp'::regnamespace AND t.tgname = 'keel_touch_updated_at' ORDER BY 1;
+
+-- The audit_logs chain, kept beside the table: verified, and append-only.
+SELECT ok, rows_checked FROM keel.verify_audit_chain('audit_logs');
+DELETE FROM audit_logs WHERE true;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 
 -- 8. The drop guard.
 DROP EXTENSION keel_terminalpp;

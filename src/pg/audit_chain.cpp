@@ -18,6 +18,7 @@
 #include "bridge/guard.hpp"
 #include "bridge/owned.hpp"
 #include "pg/audit_chain_rows.hpp"
+#include "pg/audit_chain_shmem.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -114,13 +115,15 @@ int32 ChooseAndLockSub(int32 chain_id, int32 nsubs) {
 // The committed head of a sub-chain.  Called with the sub-chain lock held: every
 // earlier writer has finished, and SnapshotSelf sees exactly the committed links
 // plus this transaction's own (also those of the current command).
-void ReadHead(int32 chain_id, int32 sub, uint64* pos, chain::Hash* hash) {
+void ReadHead(int32 chain_id, int32 sub, const uint8* salt, uint64* pos, chain::Hash* hash) {
     HeadCacheEntry* e = FindHead(chain_id, sub);
     if (e != nullptr) {
         *pos = e->pos;
         *hash = e->hash;
         return;
     }
+    if (SharedHeadGet(chain_id, sub, salt, pos, hash))
+        return;
     chain::Hash sig;
     uint32 kid, kver;
     if (ReadLast(StateTable::kLink, chain_id, sub, SnapshotSelf, pos, hash, &sig, &kid, &kver)) {
@@ -222,9 +225,26 @@ Oid g_link_relid = InvalidOid;
 Oid g_link_index = InvalidOid;
 IndexInfo* g_link_index_info = nullptr;
 
+// A dropped plan may still be in use by the trigger call that is running (a relcache
+// invalidation is processed when that call opens keel.audit_link), so its context is
+// not deleted at once: it moves to a graveyard that is emptied at transaction end.
+MemoryContext g_graveyard = nullptr;
+
+void XactCallback(XactEvent event, void*) {
+    if (g_graveyard == nullptr)
+        return;
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+        event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+        event == XACT_EVENT_PREPARE) {
+        MemoryContextReset(g_graveyard);
+    }
+}
+
+MemoryContext Graveyard();
+
 void DropPlan(AppendPlan& p) {
     if (p.valid && p.cxt != nullptr)
-        MemoryContextDelete(p.cxt);
+        MemoryContextSetParent(p.cxt, Graveyard());
     p = AppendPlan{};
 }
 
@@ -244,6 +264,7 @@ void EnsureCallbacks() {
         return;
     CacheRegisterRelcacheCallback(RelcacheCallback, PointerGetDatum(nullptr));
     RegisterSubXactCallback(SubXactCallback, nullptr);
+    RegisterXactCallback(XactCallback, nullptr);
     g_relcache_callback = true;
 }
 
@@ -267,31 +288,41 @@ void LinkRelation(Oid* relid, Oid* index, IndexInfo** info) {
 }
 
 // The active HMAC key of the chain, as an OpenSSL context (rebuilt when the version changes).
-void RefreshKey(AppendPlan* p) {
-    if (p->hmac != nullptr && p->key_checked_lxid == MyProc->lxid)
-        return;
-    KeyBytes key;
-    ActiveHmacKey(p->cfg.key_name, &key);
-    if (p->hmac == nullptr || key.key_id != p->key_id || key.version != p->key_version) {
-        if (p->key_cxt != nullptr)
-            MemoryContextDelete(p->key_cxt);
-        p->hmac = nullptr;
-        p->key_cxt = AllocSetContextCreate(p->cxt, "keel audit key", ALLOCSET_SMALL_SIZES);
-        try {
-            p->hmac =
-                bridge::NewOwnedBy<chain::HmacSha256>(p->key_cxt, key.bytes, sizeof key.bytes);
-        } catch (...) {
-            OPENSSL_cleanse(key.bytes, sizeof key.bytes);
-            throw;
-        }
-        p->key_id = key.key_id;
-        p->key_version = key.version;
+MemoryContext Graveyard() {
+    if (g_graveyard == nullptr) {
+        g_graveyard = AllocSetContextCreate(TopMemoryContext, "keel audit chain retired plans",
+                                            ALLOCSET_SMALL_SIZES);
     }
-    OPENSSL_cleanse(key.bytes, sizeof key.bytes);
-    p->key_checked_lxid = MyProc->lxid;
+    return g_graveyard;
 }
 
-AppendPlan* GetAppendPlan(TriggerData* td) {
+// Gives p an HMAC context for `key` (no PostgreSQL call here that could process an
+// invalidation).  The previous key context goes to the graveyard.
+void InstallKey(AppendPlan* p, const KeyBytes& key) {
+    if (p->hmac != nullptr && key.key_id == p->key_id && key.version == p->key_version)
+        return;
+    if (p->key_cxt != nullptr)
+        MemoryContextSetParent(p->key_cxt, Graveyard());
+    p->hmac = nullptr;
+    p->key_cxt = AllocSetContextCreate(p->cxt, "keel audit key", ALLOCSET_SMALL_SIZES);
+    p->hmac = bridge::NewOwnedBy<chain::HmacSha256>(p->key_cxt, key.bytes, sizeof key.bytes);
+    p->key_id = key.key_id;
+    p->key_version = key.version;
+}
+
+AppendPlan* FindPlan(Oid relid, int32 chain_id) {
+    for (AppendPlan& p : g_plans) {
+        if (p.valid && p.relid == relid && p.chain_id == chain_id)
+            return &p;
+    }
+    return nullptr;
+}
+
+// A copy of the relation's plan.  The copy stays usable for the whole trigger call even
+// if an invalidation drops the cached entry meanwhile (its memory then waits in the
+// graveyard until the transaction ends).  The active key is re-checked once per
+// transaction (key rotation takes effect at the next transaction).
+void GetAppendPlan(TriggerData* td, AppendPlan* out) {
     Relation rel = td->tg_relation;
     Oid relid = RelationGetRelid(rel);
     EnsureCallbacks();
@@ -301,25 +332,42 @@ AppendPlan* GetAppendPlan(TriggerData* td) {
     }
     const char* arg = td->tg_trigger->tgargs[0];
     char* end = nullptr;
-    long chain_id = strtol(arg, &end, 10);
-    if (end == arg || *end != '\0' || chain_id <= 0 || chain_id > PG_INT32_MAX) {
+    long parsed = strtol(arg, &end, 10);
+    if (end == arg || *end != '\0' || parsed <= 0 || parsed > PG_INT32_MAX) {
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("invalid audit chain id \"%s\"", arg)));
     }
-    for (AppendPlan& p : g_plans) {
-        if (p.valid && p.relid == relid && p.chain_id == chain_id) {
-            RefreshKey(&p);
-            return &p;
+    int32 chain_id = static_cast<int32>(parsed);
+    KeyBytes key;
+    if (AppendPlan* p = FindPlan(relid, chain_id)) {
+        if (p->key_checked_lxid == MyProc->lxid) {
+            *out = *p;
+            return;
         }
+        char key_name[sizeof p->cfg.key_name];
+        memcpy(key_name, p->cfg.key_name, sizeof key_name);
+        ActiveHmacKey(key_name, &key);  // may process invalidations: look the plan up again
+        if ((p = FindPlan(relid, chain_id)) != nullptr) {
+            try {
+                InstallKey(p, key);
+            } catch (...) {
+                OPENSSL_cleanse(key.bytes, sizeof key.bytes);
+                throw;
+            }
+            OPENSSL_cleanse(key.bytes, sizeof key.bytes);
+            p->key_checked_lxid = MyProc->lxid;
+            *out = *p;
+            return;
+        }
+        OPENSSL_cleanse(key.bytes, sizeof key.bytes);
     }
-    AppendPlan& p = g_plans[g_next_plan];
-    g_next_plan = (g_next_plan + 1) % kPlanSlots;
-    DropPlan(p);
-    p.cxt = AllocSetContextCreate(TopMemoryContext, "keel audit chain plan", ALLOCSET_SMALL_SIZES);
-    p.valid = true;  // from here on DropPlan frees the context, also after an error below
+
+    // Built aside (an invalidation cannot touch it) in a context that stays in the
+    // graveyard, freed at transaction end, unless the build completes.
+    AppendPlan p{};
+    p.cxt = AllocSetContextCreate(Graveyard(), "keel audit chain plan", ALLOCSET_SMALL_SIZES);
     p.relid = relid;
-    p.chain_id = -1;  // not usable until complete
-    LoadChainConfig(static_cast<int32>(chain_id), &p.cfg);
+    LoadChainConfig(chain_id, &p.cfg);
     TupleDesc desc = RelationGetDescr(rel);
     p.rows = BuildRowPlan(desc, relid, p.cfg, p.cxt);
     if (p.cfg.has_columns) {
@@ -331,9 +379,23 @@ AppendPlan* GetAppendPlan(TriggerData* td) {
         MemoryContextAllocZero(p.cxt, sizeof(RawField) * (p.rows->ncols + 1)));
     p.row_cxt = AllocSetContextCreate(p.cxt, "keel audit row", ALLOCSET_SMALL_SIZES);
     p.sha = bridge::NewOwnedBy<chain::Sha256>(p.cxt);
-    RefreshKey(&p);
-    p.chain_id = static_cast<int32>(chain_id);
-    return &p;
+    ActiveHmacKey(p.cfg.key_name, &key);
+    try {
+        InstallKey(&p, key);
+    } catch (...) {
+        OPENSSL_cleanse(key.bytes, sizeof key.bytes);
+        throw;
+    }
+    OPENSSL_cleanse(key.bytes, sizeof key.bytes);
+    p.key_checked_lxid = MyProc->lxid;
+    p.chain_id = chain_id;
+    p.valid = true;
+    MemoryContextSetParent(p.cxt, TopMemoryContext);
+    AppendPlan& slot = g_plans[g_next_plan];
+    g_next_plan = (g_next_plan + 1) % kPlanSlots;
+    DropPlan(slot);
+    slot = p;
+    *out = p;
 }
 
 Datum HexTextDatum(const chain::Hash& h) {
@@ -362,7 +424,9 @@ KEEL_FUNCTION(keel_audit_chain_append) {
         ProtocolError(fn, "must be fired BEFORE INSERT FOR EACH ROW",
                       "BEFORE INSERT FOR EACH ROW by keel.enable_audit_chain()");
     }
-    AppendPlan* plan = GetAppendPlan(td);
+    AppendPlan plan_copy;
+    GetAppendPlan(td, &plan_copy);
+    AppendPlan* plan = &plan_copy;
     TupleDesc desc = RelationGetDescr(td->tg_relation);
     HeapTuple tuple = td->tg_trigtuple;
 
@@ -376,13 +440,14 @@ KEEL_FUNCTION(keel_audit_chain_append) {
     int32 sub = ChooseAndLockSub(chain_id, plan->cfg.sub_chains);
     uint64 head_pos;
     chain::Hash prev;
-    ReadHead(chain_id, sub, &head_pos, &prev);
+    ReadHead(chain_id, sub, plan->cfg.salt, &head_pos, &prev);
     uint64 pos = head_pos + 1;
     chain::Hash link =
         chain::LinkHash(*plan->sha, plan->cfg.salt, static_cast<uint32>(sub), pos, prev, digest);
     chain::Hash sig = plan->hmac->Of(link.bytes, chain::kHashBytes);
     InsertLink(chain_id, sub, pos, digest, link, sig, plan->key_id, plan->key_version);
     RememberHead(chain_id, sub, pos, link);
+    SharedHeadSet(chain_id, sub, plan->cfg.salt, pos, link);
 
     if (!plan->cfg.has_columns)
         return PointerGetDatum(tuple);

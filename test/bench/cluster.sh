@@ -31,7 +31,8 @@ max_locks_per_transaction = 256
 log_min_messages = warning
 shared_preload_libraries = 'keel'
 CONF
-    if as_pg "$BIN/postgres" -D "$BENCH/data" -C keel.master_key_file >/dev/null 2>&1; then
+    # The key store (keel.master_key_file) exists when keel's install script has it.
+    if grep -qs 'keel.master_key_file' "$BENCH/install$("$PG_CONFIG" --pkglibdir)/keel.so"; then
         echo "keel.master_key_file = '$BENCH/keys/master.key'" \
             | as_pg tee -a "$BENCH/data/postgresql.conf" >/dev/null
     fi

@@ -48,7 +48,9 @@ AS $$
           LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ds.objsubid AND ds.objsubid > 0
          WHERE c.relkind IN ('r', 'p', 'v')
     )
-    SELECT d.kind, d.object, replace(replace(d.definition, n.prefix, ''), 'ON ONLY ', 'ON ')
+    SELECT d.kind, d.object,
+           regexp_replace(replace(replace(d.definition, n.prefix, ''), 'ON ONLY ', 'ON '),
+                          'audit_chain_append\(''\d+''\)', 'audit_chain_append(<chain id>)')
       FROM d, n
 $$;
 

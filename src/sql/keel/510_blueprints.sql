@@ -262,6 +262,23 @@ COMMENT ON FUNCTION keel._encryption_pending() IS
 'Guard trigger on secret columns installed without a master key: refuses non-NULL writes.';
 REVOKE ALL ON FUNCTION keel._encryption_pending() FROM PUBLIC;
 
+-- A blueprint install inside a pg_dump restore (pg_dump's script always starts with
+-- SET row_security = off, which nothing else in a normal install does; CREATE EXTENSION
+-- leaves it alone) must not make what the dump brings back itself: keel's
+-- configuration rows (partitioning, keys, encrypted columns, chains, tasks) and the
+-- partitions.  The blueprints skip that wiring then; see docs/blueprints/README.md.
+CREATE FUNCTION keel.blueprint_restoring()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT NOT current_setting('row_security')::boolean
+$$;
+
+COMMENT ON FUNCTION keel.blueprint_restoring() IS
+'True when a blueprint is being installed by a pg_dump restore (row_security is off, as pg_dump''s script sets it).';
+REVOKE ALL ON FUNCTION keel.blueprint_restoring() FROM PUBLIC;
+
 -- A blueprint's key is named <prefix>:<schema>; key names are at most 63 bytes, so a
 -- long schema name is replaced by its md5.
 CREATE FUNCTION keel.blueprint_key_name(prefix text, schema_name name)
@@ -290,6 +307,10 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     BEGIN
+        IF keel.blueprint_restoring() THEN
+            -- The key and the column configuration come back from the dump.
+            RAISE SQLSTATE 'F0000';
+        END IF;
         PERFORM keel.create_key(key_name, 'encrypt', if_not_exists => true);
     EXCEPTION WHEN SQLSTATE 'F0000' THEN
         -- No usable master key: guard the columns and report it.
@@ -312,3 +333,62 @@ COMMENT ON FUNCTION keel.protect_columns(text, regclass, name[]) IS
 'Encrypts a table''s secret columns with keel.encrypt_column() under key key_name (made if '
 'missing), bound to the row id; without a master key, guards them instead and returns pending.';
 REVOKE ALL ON FUNCTION keel.protect_columns(text, regclass, name[]) FROM PUBLIC;
+
+-- Audit chain of a blueprint table (keel.enable_audit_chain), or, on a server with no
+-- master key yet, a guard that refuses inserts with the key store's error until the
+-- blueprint's enable_audit_chain() is run (the table stays empty, so it can still be
+-- chained from its first row).
+CREATE FUNCTION keel._audit_chain_pending()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- Without a master key this raises the key store's error (SQLSTATE F0000).
+    PERFORM keel.create_key(tg_argv[0], 'hmac', if_not_exists => true);
+    RAISE EXCEPTION 'the audit chain of %.% is not enabled yet', tg_table_schema, tg_table_name
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = 'The table was installed before keel had a master key; it refuses rows until it is chained.',
+              HINT = 'Run the blueprint''s enable_audit_chain().';
+END
+$$;
+
+COMMENT ON FUNCTION keel._audit_chain_pending() IS
+'Guard trigger on a blueprint audit table installed without a master key: refuses inserts.';
+REVOKE ALL ON FUNCTION keel._audit_chain_pending() FROM PUBLIC;
+
+CREATE FUNCTION keel.chain_blueprint_table(key_name text, tbl regclass,
+                                           hash_column name DEFAULT NULL, signature_column name DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF key_name IS NULL OR tbl IS NULL THEN
+        RAISE EXCEPTION 'keel.chain_blueprint_table: key_name and tbl must be given'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF keel.blueprint_restoring() THEN
+        RETURN 'restoring';
+    END IF;
+    IF keel._audit_chain_id(tbl) IS NOT NULL THEN
+        RETURN 'chained';
+    END IF;
+    BEGIN
+        PERFORM keel.create_key(key_name, 'hmac', if_not_exists => true);
+    EXCEPTION WHEN SQLSTATE 'F0000' THEN
+        EXECUTE format('CREATE OR REPLACE TRIGGER keel_audit_chain_pending BEFORE INSERT ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION keel._audit_chain_pending(%L)', tbl, key_name);
+        RETURN 'pending';
+    END;
+    EXECUTE format('DROP TRIGGER IF EXISTS keel_audit_chain_pending ON %s', tbl);
+    PERFORM keel.enable_audit_chain(tbl, hash_column, signature_column, key_name);
+    RETURN 'chained';
+END
+$$;
+
+COMMENT ON FUNCTION keel.chain_blueprint_table(text, regclass, name, name) IS
+'Makes a blueprint table an audit chain under HMAC key key_name (made if missing); without a '
+'master key, guards it instead and returns pending; during a dump restore returns restoring.';
+REVOKE ALL ON FUNCTION keel.chain_blueprint_table(text, regclass, name, name) FROM PUBLIC;

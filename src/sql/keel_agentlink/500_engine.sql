@@ -8,3 +8,6 @@ SELECT keel.enable_updated_at(pg_catalog.format('%I.%I', pg_catalog.current_sche
 
 -- Secret columns: encrypted now, or guarded until the server has a master key.
 SELECT enable_encryption();
+
+-- The audit chain (or its guard, without a master key; nothing during a dump restore).
+SELECT enable_audit_chain();

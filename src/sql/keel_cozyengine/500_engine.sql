@@ -6,6 +6,11 @@
 -- a default partition so no event is ever refused for want of a partition.  This
 -- replaces the seed's pg_partman line and its two maintenance DO blocks; the first run
 -- retires the seed's hard-coded partitions that are already past the retention.
+-- (During a pg_dump restore the registration and the partitions come from the dump.)
 SELECT keel.partition_by_time(
     pg_catalog.format('%I.audit_events', pg_catalog.current_schema())::regclass,
-    part_interval => 'month', premake => 3, start_back => 3, retention => interval '6 months');
+    part_interval => 'month', premake => 3, start_back => 3, retention => interval '6 months')
+ WHERE NOT keel.blueprint_restoring();
+
+-- The audit chain (or its guard, without a master key; nothing during a dump restore).
+SELECT enable_audit_chain();

@@ -10,9 +10,14 @@ SELECT keel.enable_updated_at(pg_catalog.format('%I.%I', pg_catalog.current_sche
 
 -- The seed's data retention policies run with keel's maintenance (keel.run_maintenance()
 -- and the background worker), once per schema the blueprint is installed in.
+-- (During a pg_dump restore the registration comes from the dump.)
 SELECT keel.register_maintenance_task(
     'terminalpp retention: ' || pg_catalog.current_schema(),
-    pg_catalog.to_regprocedure(pg_catalog.format('%I.apply_retention(timestamptz)', pg_catalog.current_schema())));
+    pg_catalog.to_regprocedure(pg_catalog.format('%I.apply_retention(timestamptz)', pg_catalog.current_schema())))
+ WHERE NOT keel.blueprint_restoring();
 
 -- Secret columns: encrypted now, or guarded until the server has a master key.
 SELECT enable_encryption();
+
+-- The audit chain (or its guard, without a master key; nothing during a dump restore).
+SELECT enable_audit_chain();

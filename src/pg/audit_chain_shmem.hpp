@@ -1,0 +1,22 @@
+// Shared-memory cache of audit chain heads (only with shared_preload_libraries = 'keel';
+// without it every lookup misses and the head is read from keel.audit_link).
+//
+// An entry is written only by the holder of the sub-chain lock, right after it appended
+// a link; if that transaction (or a subtransaction of it) aborts, the entry is
+// invalidated before the lock is released.  So a valid entry always names the head that
+// the next lock holder would read from the table.  After a restart the cache is empty.
+#pragma once
+
+#include "bridge/pg.hpp"
+#include "core/audit_chain.hpp"
+
+namespace keel::pg::audit {
+
+void RequestHeadCacheShmem();  // from _PG_init, while preloading
+// salt: the chain's salt (kSaltBytes); an entry made for another chain with the same id misses.
+bool SharedHeadGet(int32 chain_id, int32 sub, const uint8* salt, uint64* pos,
+                   core::chain::Hash* hash);
+void SharedHeadSet(int32 chain_id, int32 sub, const uint8* salt, uint64 pos,
+                   const core::chain::Hash& hash);
+
+}  // namespace keel::pg::audit
