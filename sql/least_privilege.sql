@@ -238,6 +238,63 @@ ALTER EXTENSION keel UPDATE;
 GRANT SELECT ON keel.data_keys TO least_privilege_app;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 
+-- ---------------------------------------------------------------- chained rows
+-- An administrator chains a table and grants the application INSERT and SELECT, even
+-- UPDATE, DELETE and TRUNCATE: the rows stay append-only for it all the same.
+RESET ROLE;
+CREATE TABLE ledger (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, what text,
+                     previous_hash varchar(64), signature varchar(64));
+SELECT keel.enable_audit_chain('ledger', 'previous_hash', 'signature', 'least_privilege_chain') > 0 AS chained;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ledger TO least_privilege_app;
+SET ROLE least_privilege_app;
+INSERT INTO ledger (what) SELECT 'entry ' || g FROM generate_series(1, 5) g;
+SELECT ok, rows_checked FROM keel.verify_audit_chain('ledger');
+SELECT keel.audit_chain_digest('ledger') IS NOT NULL AS can_take_digest;
+UPDATE ledger SET what = 'rewritten' WHERE id = 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+DELETE FROM ledger WHERE id = 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+TRUNCATE ledger;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- ... nor can it switch the protection off, or the triggers for its session.
+ALTER TABLE ledger DISABLE TRIGGER ALL;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SET session_replication_role = replica;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT keel.disable_audit_chain('ledger');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT keel.enable_audit_chain('ledger');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) AS rows_kept FROM ledger;
+RESET ROLE;
+-- The table's owner can switch the triggers off (PostgreSQL lets an owner do anything to
+-- its table), but not unseen: the chain names the first changed row.
+ALTER TABLE ledger DISABLE TRIGGER USER;
+UPDATE ledger SET what = 'rewritten by the owner' WHERE id = 3;
+ALTER TABLE ledger ENABLE TRIGGER USER;
+SELECT ok, first_bad_position, break_kind FROM keel.verify_audit_chain('ledger');
+
+-- ---------------------------------------------------------------- decryption
+-- Encrypting needs no grant; decrypting needs membership in keel_decrypt, which the
+-- application cannot give itself.
+SELECT name FROM keel.create_key('least_privilege_enc');
+SET ROLE least_privilege_app;
+CREATE TEMP TABLE sealed AS SELECT keel.encrypt_text('app secret', 'least_privilege_enc') AS v;
+SELECT keel.decrypt_text(v) FROM sealed;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+GRANT keel_decrypt TO least_privilege_app;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT keel.encrypt_column('ledger', 'what', 'least_privilege_enc');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+GRANT keel_decrypt TO least_privilege_app;
+SET ROLE least_privilege_app;
+SELECT keel.decrypt_text(v) AS with_grant FROM sealed;
+DROP TABLE sealed;
+RESET ROLE;
+REVOKE keel_decrypt FROM least_privilege_app;
+SET ROLE least_privilege_app;
+
 -- What an application needs works: its own table with updated_at kept by keel, the
 -- key metadata.
 CREATE TABLE notes (id int PRIMARY KEY, body text, updated_at timestamptz);
@@ -325,7 +382,9 @@ DROP ROLE least_privilege_dbowner;
 
 -- ---------------------------------------------------------------- clean up
 SET search_path = least_privilege_test, public;
-DELETE FROM keel.data_keys WHERE name = 'least_privilege_k';
+SELECT keel.disable_audit_chain('ledger', forget => true);
+DROP TABLE ledger;
+DELETE FROM keel.data_keys WHERE name IN ('least_privilege_k', 'least_privilege_chain', 'least_privilege_enc');
 SELECT keel._keys_changed();
 SET client_min_messages = warning;
 DO $$ BEGIN

@@ -32,6 +32,12 @@ Aes256Gcm::Aes256Gcm() {
         EVP_CIPHER_CTX_free(ctx_);
         OpenSslFailed("cipher unavailable");
     }
+    // Bind the cipher once; each operation then only sets key and nonce.
+    if (EVP_EncryptInit_ex(ctx_, cipher_, nullptr, nullptr, nullptr) != 1) {
+        EVP_CIPHER_free(cipher_);
+        EVP_CIPHER_CTX_free(ctx_);
+        OpenSslFailed("init");
+    }
 }
 
 Aes256Gcm::~Aes256Gcm() {
@@ -44,7 +50,7 @@ void Aes256Gcm::Seal(const Key256& key, const uint8_t* nonce, ByteSpan aad, Byte
     CheckLength(pt.size);
     CheckLength(aad.size);
     int len = 0;
-    if (EVP_EncryptInit_ex(ctx_, cipher_, nullptr, key.bytes, nonce) != 1)
+    if (EVP_EncryptInit_ex(ctx_, nullptr, nullptr, key.bytes, nonce) != 1)
         OpenSslFailed("init");
     if (aad.size > 0 &&
         EVP_EncryptUpdate(ctx_, nullptr, &len, aad.data, static_cast<int>(aad.size)) != 1) {
@@ -66,7 +72,7 @@ bool Aes256Gcm::Open(const Key256& key, const uint8_t* nonce, ByteSpan aad, Byte
     CheckLength(ct.size);
     CheckLength(aad.size);
     int len = 0;
-    if (EVP_DecryptInit_ex(ctx_, cipher_, nullptr, key.bytes, nonce) != 1)
+    if (EVP_DecryptInit_ex(ctx_, nullptr, nullptr, key.bytes, nonce) != 1)
         OpenSslFailed("init");
     if (aad.size > 0 &&
         EVP_DecryptUpdate(ctx_, nullptr, &len, aad.data, static_cast<int>(aad.size)) != 1) {

@@ -1,5 +1,7 @@
 #include "core/envelope.hpp"
 
+#include <unistd.h>
+
 #include <cstring>
 
 namespace keel::core {
@@ -39,20 +41,6 @@ class JoinedAad {
 };
 
 const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int B64Value(char c) {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
 
 Error NotKeel() {
     return MakeError(ErrorKind::kInvalidText, "value is not keel ciphertext",
@@ -128,10 +116,39 @@ void SealEnvelopeWithNonce(Aes256Gcm& gcm, const Key256& key, uint32_t key_id, u
              out + kEnvelopeHeaderBytes + pt.size);
 }
 
+namespace {
+
+// Random nonces drawn from OpenSSL's CSPRNG 128 at a time (one RAND_bytes call costs
+// microseconds here; a nonce is still 96 fresh random bits).  Tied to the process id
+// so a forked child never reuses its parent's unused nonces.
+struct NonceBuffer {
+    static constexpr size_t kCount = 128;
+    uint8_t bytes[kCount * kGcmNonceBytes];
+    size_t next = kCount;
+    pid_t owner = 0;
+};
+
+NonceBuffer g_nonces;  // trivially constructed plain data
+
+void NextNonce(uint8_t* nonce) {
+    pid_t pid = getpid();
+    if (g_nonces.next >= NonceBuffer::kCount || g_nonces.owner != pid) {
+        RandomBytes(g_nonces.bytes, sizeof g_nonces.bytes);
+        g_nonces.next = 0;
+        g_nonces.owner = pid;
+    }
+    uint8_t* src = g_nonces.bytes + g_nonces.next * kGcmNonceBytes;
+    std::memcpy(nonce, src, kGcmNonceBytes);
+    OPENSSL_cleanse(src, kGcmNonceBytes);  // each nonce is handed out once
+    g_nonces.next++;
+}
+
+}  // namespace
+
 void SealEnvelope(Aes256Gcm& gcm, const Key256& key, uint32_t key_id, uint32_t key_version,
                   PayloadType type, const ByteSpan* aad, ByteSpan pt, uint8_t* out) {
     uint8_t nonce[kGcmNonceBytes];
-    RandomBytes(nonce, sizeof nonce);
+    NextNonce(nonce);
     SealEnvelopeWithNonce(gcm, key, key_id, key_version, type, aad, pt, nonce, out);
 }
 
@@ -159,6 +176,28 @@ Result<bool> OpenEnvelope(Aes256Gcm& gcm, const Key256& key, const Envelope& env
     return true;
 }
 
+size_t EncodeBase64To(ByteSpan b, char* o) {
+    char* start = o;
+    size_t i = 0;
+    for (; i + 3 <= b.size; i += 3) {
+        uint32_t v = static_cast<uint32_t>(b.data[i]) << 16 | b.data[i + 1] << 8 | b.data[i + 2];
+        *o++ = kB64[v >> 18];
+        *o++ = kB64[(v >> 12) & 63];
+        *o++ = kB64[(v >> 6) & 63];
+        *o++ = kB64[v & 63];
+    }
+    if (i < b.size) {
+        uint32_t v = static_cast<uint32_t>(b.data[i]) << 16;
+        if (i + 1 < b.size)
+            v |= b.data[i + 1] << 8;
+        *o++ = kB64[v >> 18];
+        *o++ = kB64[(v >> 12) & 63];
+        *o++ = i + 1 < b.size ? kB64[(v >> 6) & 63] : '=';
+        *o++ = '=';
+    }
+    return static_cast<size_t>(o - start);
+}
+
 std::string EncodeBase64(ByteSpan b) {
     std::string out;
     out.reserve((b.size + 2) / 3 * 4);
@@ -183,35 +222,52 @@ std::string EncodeBase64(ByteSpan b) {
 }
 
 Result<Bytes> DecodeBase64(std::string_view s) {
+    // 0-63: digit value; 64: '='; 255: not base64.
+    static const auto kTable = [] {
+        struct T {
+            uint8_t v[256];
+        } t{};
+        for (auto& x : t.v)
+            x = 255;
+        for (int i = 0; i < 64; i++)
+            t.v[static_cast<uint8_t>(kB64[i])] = static_cast<uint8_t>(i);
+        t.v[static_cast<uint8_t>('=')] = 64;
+        return t;
+    }();
     if (s.size() % 4 != 0)
         return NotKeel();
-    Bytes out;
-    out.reserve(s.size() / 4 * 3);
-    for (size_t i = 0; i < s.size(); i += 4) {
-        int v[4];
-        int pad = 0;
-        for (int j = 0; j < 4; j++) {
-            char c = s[i + j];
-            if (c == '=' && i + 4 == s.size() && j >= 2) {
-                v[j] = 0;
-                pad++;
-            } else {
-                if (pad > 0)
-                    return NotKeel();
-                v[j] = B64Value(c);
-                if (v[j] < 0)
-                    return NotKeel();
-            }
-        }
-        // Canonical only: the bits that padding leaves over must be zero.
-        if ((pad == 2 && (v[1] & 0xf) != 0) || (pad == 1 && (v[2] & 0x3) != 0))
+    if (s.empty())
+        return Bytes();
+    const auto* in = reinterpret_cast<const uint8_t*>(s.data());
+    size_t n = s.size();
+    size_t pad = (in[n - 1] == '=') + (in[n - 2] == '=');
+    Bytes out(n / 4 * 3 - pad);
+    uint8_t* o = out.data();
+    for (size_t i = 0; i < n; i += 4) {
+        uint32_t a = kTable.v[in[i]], b = kTable.v[in[i + 1]], c = kTable.v[in[i + 2]],
+                 d = kTable.v[in[i + 3]];
+        bool last = i + 4 == n;
+        if ((a | b) >= 64)
             return NotKeel();
-        uint32_t w = static_cast<uint32_t>(v[0]) << 18 | v[1] << 12 | v[2] << 6 | v[3];
-        out.push_back(static_cast<uint8_t>(w >> 16));
-        if (pad < 2)
-            out.push_back(static_cast<uint8_t>(w >> 8));
-        if (pad < 1)
-            out.push_back(static_cast<uint8_t>(w));
+        if (!last || pad == 0) {
+            if ((c | d) >= 64)
+                return NotKeel();
+            uint32_t w = a << 18 | b << 12 | c << 6 | d;
+            *o++ = static_cast<uint8_t>(w >> 16);
+            *o++ = static_cast<uint8_t>(w >> 8);
+            *o++ = static_cast<uint8_t>(w);
+        } else if (pad == 1) {
+            // Canonical only: the bits that padding leaves over must be zero.
+            if (c >= 64 || d != 64 || (c & 0x3) != 0)
+                return NotKeel();
+            uint32_t w = a << 18 | b << 12 | c << 6;
+            *o++ = static_cast<uint8_t>(w >> 16);
+            *o++ = static_cast<uint8_t>(w >> 8);
+        } else {
+            if (c != 64 || d != 64 || (b & 0xf) != 0)
+                return NotKeel();
+            *o++ = static_cast<uint8_t>((a << 18 | b << 12) >> 16);
+        }
     }
     return out;
 }

@@ -81,6 +81,10 @@ Result<bool> OpenEnvelope(Aes256Gcm& gcm, const Key256& key, const Envelope& env
 
 // Text shape helpers (base64 is standard, with padding, no line breaks).
 std::string EncodeBase64(ByteSpan b);
+inline size_t Base64Size(size_t n) {
+    return (n + 2) / 3 * 4;
+}
+size_t EncodeBase64To(ByteSpan b, char* out);  // writes Base64Size(b.size) chars
 Result<Bytes> DecodeBase64(std::string_view s);
 std::string ToTextShape(ByteSpan envelope);
 // kInvalidText when s is not "keel1:<base64>"; kFeatureNotSupported for "keelN:" N != 1.

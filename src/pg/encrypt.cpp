@@ -225,7 +225,13 @@ KEEL_FUNCTION(keel_encrypt) {
     pg::AadArg aad = pg::GetAad(fcinfo, 2);
     ByteSpan pt = pg::VarSpan(pg::GetVarlena(fcinfo, 0));
     pg::DataKey key = pg::ActiveKey(name.c_str(), pg::KeyPurpose::kEncrypt);
-    return pg::ByteaResult(pg::Seal(key, PayloadType::kBytea, aad.ptr(), pt));
+    size_t env_len = core::EnvelopeSize(pt.size);
+    bytea* out = static_cast<bytea*>(
+        bridge::PgCall([env_len]() -> void* { return palloc(VARHDRSZ + env_len); }));
+    SET_VARSIZE(out, VARHDRSZ + env_len);
+    core::SealEnvelope(bridge::BackendGcm(), key.key, key.key_id, key.version, PayloadType::kBytea,
+                       aad.ptr(), pt, reinterpret_cast<uint8_t*>(VARDATA(out)));
+    return PointerGetDatum(out);
 }
 
 // keel.encrypt_text(data text, key_name text, aad bytea DEFAULT NULL) -> text
@@ -236,7 +242,20 @@ KEEL_FUNCTION(keel_encrypt_text) {
     pg::AadArg aad = pg::GetAad(fcinfo, 2);
     ByteSpan pt = pg::VarSpan(pg::GetVarlena(fcinfo, 0));
     pg::DataKey key = pg::ActiveKey(name.c_str(), pg::KeyPurpose::kEncrypt);
-    return pg::TextResult(core::ToTextShape(pg::Seal(key, PayloadType::kText, aad.ptr(), pt)));
+    // Envelope on the stack for small values, base64 straight into the result.
+    size_t env_len = core::EnvelopeSize(pt.size);
+    uint8_t small[1024];
+    core::Bytes large;
+    uint8_t* env = env_len <= sizeof small ? small : (large.resize(env_len), large.data());
+    core::SealEnvelope(bridge::BackendGcm(), key.key, key.key_id, key.version, PayloadType::kText,
+                       aad.ptr(), pt, env);
+    size_t text_len = core::kTextPrefix.size() + core::Base64Size(env_len);
+    text* out = static_cast<text*>(
+        bridge::PgCall([text_len]() -> void* { return palloc(VARHDRSZ + text_len); }));
+    SET_VARSIZE(out, VARHDRSZ + text_len);
+    std::memcpy(VARDATA(out), core::kTextPrefix.data(), core::kTextPrefix.size());
+    core::EncodeBase64To(core::ByteSpan(env, env_len), VARDATA(out) + core::kTextPrefix.size());
+    return PointerGetDatum(out);
 }
 
 // keel.encrypt_jsonb(data jsonb, key_name text, aad bytea DEFAULT NULL) -> jsonb
