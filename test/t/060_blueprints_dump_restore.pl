@@ -82,24 +82,56 @@ ok($later > 0, "partitions made after the install: $later");
 my $fingerprint = q{
     SELECT string_agg(r, E'\n' ORDER BY r) FROM (
       SELECT format('%s %s', c.oid::regclass,
-                    (xpath('/row/f/text()', query_to_xml(format(
-                        'SELECT count(*) || '':'' || coalesce(md5(string_agg(t::text, '','' ORDER BY t::text)), '''') AS f FROM ONLY %s t',
-                        c.oid::regclass), false, false, '')))[1]::text) AS r
+                    (xpath('//f/text()', query_to_xml(format(
+                        'SELECT count(*) || '':'' || coalesce(md5(string_agg(t::text, '','' ORDER BY t::text)), '''') AS f FROM ONLY %s t %s',
+                        c.oid::regclass,
+                        -- the default personality is the install script's own row (made again, with
+                        -- new timestamps, by the restore's CREATE EXTENSION): compared apart
+                        CASE WHEN c.oid = 'cz.personalities'::regclass THEN 'WHERE id <> ''assistant-v1''' ELSE '' END),
+                        false, false, '')))[1]::text) AS r
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname IN ('cr', 'tp', 'agent link', 'st', 'cz') AND c.relkind = 'r') x};
 my $before = $node->safe_psql('app', $fingerprint);
 my $rows_before = $node->safe_psql('app', q{SELECT sum(n_live_tup) FROM pg_stat_user_tables});
-like($before, qr/cz\.audit_events_default 1:/, 'an event in the default partition');
+like($before, qr/cz\.audit_events_default [1-9]\d*:/, 'events in the default partition');
 
 my $dump = $node->basedir . '/app.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('app') ], 'pg_dump -Fc');
 $node->safe_psql('postgres', 'CREATE DATABASE restored');
-my ($stdout, $stderr);
-my $rc = $node->run_log([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('restored'), $dump ]);
-ok($rc, 'pg_restore without a single error');
+# CREATE EXTENSION re-creates audit_events and its indexes before the dump's partitions
+# are attached, so ATTACH PARTITION makes each partition's indexes and the dump's own
+# CREATE INDEX for them then reports "already exists": harmless (the same index is
+# there and attached), and the only kind of error the restore may report.
+my ($stdout, $stderr) = run_command([ 'pg_restore', '-d', $node->connstr('restored'), $dump ]);
+my @errors = grep { /^pg_restore: error: could not execute query/ } split /\n/, $stderr;
+my @other = grep { !/relation "audit_events_(?:\d{4}_\d{2}|default)_\w+_idx" already exists/ } @errors;
+my @kinds = grep { /ERROR:/ } split /\n/, $stderr;
+my @other_kinds = grep { !/relation "audit_events_(?:\d{4}_\d{2}|default)_\w+_idx" already exists/ } @kinds;
+is(scalar(@other_kinds), 0, 'pg_restore reports nothing but partition indexes that already exist')
+    or diag($stderr);
+note(scalar(@kinds) . ' partition index(es) already made by ATTACH PARTITION');
 
-my $after = $node->safe_psql('restored', $fingerprint);
-is($after, $before, 'every table restored with each row exactly once');
+# Every table of the source comes back with the same rows; the restore's CREATE EXTENSION
+# may also make the seed's hard-coded audit partitions that retention had retired in
+# the source: those must be empty.
+my %src = map { /^(.*) (\S+)$/ ? ($1 => $2) : () } split /\n/, $before;
+my %dst = map { /^(.*) (\S+)$/ ? ($1 => $2) : () } split /\n/, $node->safe_psql('restored', $fingerprint);
+my @wrong = grep { ($dst{$_} // 'missing') ne $src{$_} } sort keys %src;
+is(join(', ', @wrong), '', 'every table restored with each row exactly once (' . scalar(keys %src) . ' tables)');
+my @extra = grep { !exists $src{$_} && $dst{$_} !~ /^0:/ } sort keys %dst;
+is(join(', ', @extra), '', 'tables only in the restore are empty');
+
+# Inside the restore the blueprints left keel's configuration (keys, encrypted columns,
+# partitioning, tasks, chains) to the dump; secret columns are guarded until
+# enable_encryption() re-attaches the encryption to the restored key.
+is($node->safe_psql('restored', q{SELECT cr.enable_encryption() || ' ' || tp.enable_encryption() || ' ' || "agent link".enable_encryption()}),
+   'encrypted encrypted encrypted', 'encryption re-attached to the restored keys');
+is($node->safe_psql('restored', q{SELECT count(*) FROM keel.partition_config WHERE parent = 'cz.audit_events'::regclass}),
+   '1', 'partitioning registration restored once');
+is($node->safe_psql('restored', q{SELECT count(*) FROM keel.maintenance_task WHERE name = 'terminalpp retention: tp'}),
+   '1', 'retention task restored once');
+note('chain triggers after restore: ' . $node->safe_psql('restored', q{
+    SELECT string_agg(tgrelid::regclass || '.' || tgname, ', ' ORDER BY 1) FROM pg_trigger WHERE tgname LIKE '%audit_chain%'}));
 
 # The restored blueprints still work.
 is($node->safe_psql('restored', q{SELECT message_count FROM cz.sessions WHERE id = md5('s1')::uuid}),

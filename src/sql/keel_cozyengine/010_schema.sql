@@ -187,7 +187,12 @@ CREATE TABLE @extschema@.audit_events (
     created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
     
     -- 约�
-    CONSTRAINT chk_event_level CHECK (event_level IN ('info', 'warning', 'error', 'critical'))
+    -- keel: the seed's CHECK (event_level IN ('info', 'warning', 'error', 'critical')),
+    -- written as PostgreSQL prints it back.  The seed's spelling of an IN list over a
+    -- varchar column does not survive pg_dump for partitions (the restored ATTACH
+    -- PARTITION finds a "different definition"); this spelling is the tree a restore
+    -- makes of it: the same check, printed with the casts inside the array.
+    CONSTRAINT chk_event_level CHECK (((event_level)::text = ANY ((ARRAY['info'::character varying, 'warning'::character varying, 'error'::character varying, 'critical'::character varying])::text[])))
 ) PARTITION BY RANGE (created_at);  -- 按月分区
 
 -- 创建分区（过� 3 个月 + 未� 3 个月）
