@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Audit chain: keel.enable_audit_chain against the peers' PL/pgSQL + pgcrypto chain
+# (../shared/peers/audit_chain.sql), in one cluster.
+#  1. (unless SKIP_PGBENCH) the peers' section 2 through run.sh: pgbench INSERT TPS at 1
+#     and 2 clients for plain / peer / keel / keel with 4 sub-chains, the bulk chained
+#     load and keel's verify of a VERIFY_ROWS-row chain, plus the peers' tamper check;
+#  2. backend CPU time (less sensitive to a shared machine than wall time), best of
+#     TRIALS: CPU_ROWS single-row transactions (one INSERT + COMMIT each, in a
+#     procedure) per variant, and verify of the chain by keel (VERIFY_ROWS rows) and by
+#     the peer (PEER_VERIFY_ROWS rows).
+# Usage: test/bench/audit_chain.sh   (DURATION TRIALS VERIFY_ROWS CPU_ROWS BENCH_PORT settable)
+set -euo pipefail
+. "$(dirname "$0")/cluster.sh"
+cd "$KEEL_ROOT"
+DURATION="${DURATION:-5}"; TRIALS="${TRIALS:-3}"; VERIFY_ROWS="${VERIFY_ROWS:-1000000}"
+CPU_ROWS="${CPU_ROWS:-20000}"; PEER_VERIFY_ROWS="${PEER_VERIFY_ROWS:-200000}"
+VARIANTS="plain= peer=audit_chain_trigger() keel=keel:1 keel4=keel:4"
+
+bench_start
+if [ -z "${SKIP_PGBENCH:-}" ]; then
+    SECTIONS=2 DURATION="$DURATION" TRIALS="$TRIALS" VERIFY_ROWS="$VERIFY_ROWS" AUDIT_DIAG_VARIANTS="" \
+        AUDIT_VARIANTS="$VARIANTS" AUDIT_CHAIN_CALL=keel:1 \
+        AUDIT_VERIFY_SQL="SELECT * FROM keel.verify_audit_chain('audit_events')" \
+        bench_peers audit_chain test/bench/keel_audit_chain.sql
+fi
+
+PSQL=("$BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d peerbench)
+if [ -n "${SKIP_PGBENCH:-}" ]; then
+    "$BIN/createdb" peerbench
+    "${PSQL[@]}" -c "ALTER DATABASE peerbench SET peerbench.audit_hmac_key = 'peerbench-hmac-key-not-a-secret-0123456789abcdef'"
+    for f in harness.sql audit_chain.sql; do "${PSQL[@]}" -f "$KEEL_ROOT/../shared/peers/$f" >/dev/null; done
+    "${PSQL[@]}" -f test/bench/keel_audit_chain.sql >/dev/null
+fi
+"${PSQL[@]}" <<'SQL'
+SELECT audit_chain_setup(false);
+-- n transactions of one INSERT each (the pgbench row, as a procedure: no network, no parse).
+CREATE OR REPLACE PROCEDURE bench_one_row_txns(n int) LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1 .. n LOOP
+        INSERT INTO audit_events (request_id, user_id, session_id, personality_id, event_type, event_level, payload)
+        VALUES ('req-' || i, gen_random_uuid(), gen_random_uuid(), 'assistant-v1', 'TOOL_CALL', 'info',
+                '{"tool": "web_search", "status": "ok", "latency_ms": 412, "model": "gpt-4o-mini", "tokens": {"prompt": 1532, "completion": 287}, "args": {"query": "postgresql partition maintenance best practices", "top_k": 5, "safe": true}, "client": {"ip": "203.0.113.42", "ua": "CozyEngine/1.4 (linux; x86_64)"}, "trace": "7f3a9c2e5b1d4e8f9a0b1c2d3e4f5a6b"}');
+        COMMIT;
+    END LOOP;
+END $$;
+SQL
+# bench_cpu cannot CALL a transaction-controlling procedure inside its own
+# transaction, so the CPU is read around a separate psql statement in one session.
+cpu_of() {  # sql -> CPU seconds of the backend that ran it
+    "${PSQL[@]}" <<SQL | tail -1
+SELECT pg_backend_pid() AS pid \gset
+SELECT (f[12]::bigint + f[13]::bigint) AS t0 FROM regexp_split_to_array(split_part(pg_read_file('/proc/' || :pid || '/stat'), ') ', 2), ' ') f \gset
+$1
+SELECT ((f[12]::bigint + f[13]::bigint) - :t0) / 100.0 FROM regexp_split_to_array(split_part(pg_read_file('/proc/' || :pid || '/stat'), ') ', 2), ' ') f;
+SQL
+}
+declare -A BEST
+names=(); calls=()
+for v in $VARIANTS; do names+=("${v%%=*}"); calls+=("${v#*=}"); done
+n=${#names[@]}
+say "CPU: $CPU_ROWS one-row transactions per variant, best of $TRIALS"
+for ((t = 0; t < TRIALS; t++)); do
+    for ((j = 0; j < n; j++)); do
+        i=$(((j + t) % n)); label="${names[$i]}"
+        "${PSQL[@]}" -c "SELECT audit_chain_set_trigger('${calls[$i]}')" -c "SELECT audit_chain_reset()" -c "CHECKPOINT" >/dev/null
+        s="$(cpu_of "CALL bench_one_row_txns($CPU_ROWS);" | awk '{printf "%.2f", $1}')"
+        note "trial $((t + 1)) $label: ${s}s CPU"
+        if [ -z "${BEST[$label]:-}" ] || awk -v a="$s" -v b="${BEST[$label]}" 'BEGIN{exit !(a<b)}'; then BEST[$label]="$s"; fi
+    done
+done
+say "CPU: verify (keel on $VERIFY_ROWS rows, peer on $PEER_VERIFY_ROWS rows), best of $TRIALS"
+"${PSQL[@]}" -c "SELECT audit_chain_set_trigger('keel:1')" -c "SELECT audit_chain_reset()" >/dev/null
+"${PSQL[@]}" -c "CALL audit_chain_load($VERIFY_ROWS, 100)" -c "VACUUM ANALYZE audit_events" >/dev/null
+for ((t = 0; t < TRIALS; t++)); do
+    s="$(cpu_of "SELECT ok FROM keel.verify_audit_chain('audit_events');")"
+    note "trial $((t + 1)) keel verify: ${s}s CPU"
+    if [ -z "${BEST[kverify]:-}" ] || awk -v a="$s" -v b="${BEST[kverify]}" 'BEGIN{exit !(a<b)}'; then BEST[kverify]="$s"; fi
+done
+"${PSQL[@]}" -c "SELECT audit_chain_set_trigger('audit_chain_trigger()')" -c "SELECT audit_chain_reset()" >/dev/null
+"${PSQL[@]}" -c "CALL audit_chain_load($PEER_VERIFY_ROWS, 100)" -c "VACUUM ANALYZE audit_events" >/dev/null
+for ((t = 0; t < TRIALS; t++)); do
+    s="$(cpu_of "SELECT ok FROM audit_chain_verify();")"
+    note "trial $((t + 1)) peer verify: ${s}s CPU"
+    if [ -z "${BEST[pverify]:-}" ] || awk -v a="$s" -v b="${BEST[pverify]}" 'BEGIN{exit !(a<b)}'; then BEST[pverify]="$s"; fi
+done
+"${PSQL[@]}" -c "SELECT audit_chain_set_trigger(NULL)" >/dev/null
+{
+    echo "| variant | best backend CPU for $CPU_ROWS one-row transactions (s) | CPU per transaction (us) | chain cost per row (us) |"
+    echo "|---|---|---|---|"
+    for l in "${names[@]}"; do
+        awk -v l="$l" -v s="${BEST[$l]}" -v b="${BEST[plain]}" -v n="$CPU_ROWS" \
+            'BEGIN{printf "| %s | %.2f | %.1f | %s |\n", l, s, s/n*1e6, (l=="plain")?"baseline":sprintf("%.1f", (s-b)/n*1e6)}'
+    done
+    awk -v k="${BEST[keel]}" -v p="${BEST[peer]}" -v b="${BEST[plain]}" \
+        'BEGIN{printf "\nkeel chain cost / peer chain cost = %.2f\n", (k-b)/(p-b)}'
+    awk -v kv="${BEST[kverify]}" -v pv="${BEST[pverify]}" -v kn="$VERIFY_ROWS" -v pn="$PEER_VERIFY_ROWS" \
+        'BEGIN{printf "verify CPU: keel %.2fs for %d rows = %.0f rows/s; peer %.2fs for %d rows = %.0f rows/s; ratio %.1fx\n", kv, kn, kn/kv, pv, pn, pn/pv, (kn/kv)/(pn/pv)}'
+} | tee test/bench/out/audit_chain_cpu.md
