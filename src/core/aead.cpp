@@ -1,6 +1,9 @@
 #include "core/aead.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+
+#include <cstring>
 
 #include <climits>
 
@@ -43,6 +46,23 @@ Aes256Gcm::Aes256Gcm() {
 Aes256Gcm::~Aes256Gcm() {
     EVP_CIPHER_CTX_free(ctx_);  // cleanses the key schedule
     EVP_CIPHER_free(cipher_);
+    OPENSSL_cleanse(key_, sizeof key_);
+}
+
+void Aes256Gcm::Init(bool encrypt, const Key256& key, const uint8_t* nonce) {
+    bool same = keyed_ && CRYPTO_memcmp(key_, key.bytes, kKeyBytes) == 0;
+    const uint8_t* k = same ? nullptr : key.bytes;
+    if (!same) {
+        keyed_ = false;  // until the new key is scheduled
+    }
+    int rc = encrypt ? EVP_EncryptInit_ex(ctx_, nullptr, nullptr, k, nonce)
+                     : EVP_DecryptInit_ex(ctx_, nullptr, nullptr, k, nonce);
+    if (rc != 1)
+        OpenSslFailed("init");
+    if (!same) {
+        std::memcpy(key_, key.bytes, kKeyBytes);
+        keyed_ = true;
+    }
 }
 
 void Aes256Gcm::Seal(const Key256& key, const uint8_t* nonce, ByteSpan aad, ByteSpan pt,
@@ -50,8 +70,7 @@ void Aes256Gcm::Seal(const Key256& key, const uint8_t* nonce, ByteSpan aad, Byte
     CheckLength(pt.size);
     CheckLength(aad.size);
     int len = 0;
-    if (EVP_EncryptInit_ex(ctx_, nullptr, nullptr, key.bytes, nonce) != 1)
-        OpenSslFailed("init");
+    Init(true, key, nonce);
     if (aad.size > 0 &&
         EVP_EncryptUpdate(ctx_, nullptr, &len, aad.data, static_cast<int>(aad.size)) != 1) {
         OpenSslFailed("aad");
@@ -72,8 +91,7 @@ bool Aes256Gcm::Open(const Key256& key, const uint8_t* nonce, ByteSpan aad, Byte
     CheckLength(ct.size);
     CheckLength(aad.size);
     int len = 0;
-    if (EVP_DecryptInit_ex(ctx_, nullptr, nullptr, key.bytes, nonce) != 1)
-        OpenSslFailed("init");
+    Init(false, key, nonce);
     if (aad.size > 0 &&
         EVP_DecryptUpdate(ctx_, nullptr, &len, aad.data, static_cast<int>(aad.size)) != 1) {
         OpenSslFailed("aad");

@@ -1,6 +1,7 @@
 // AES-256-GCM through OpenSSL EVP, with a context that is reused call after call.
-// One Aes256Gcm per backend is enough: every operation re-keys it, so nothing
-// carries over from an earlier (possibly aborted) call.
+// One Aes256Gcm per backend is enough: every operation sets a fresh nonce (and the key
+// when it changed), so nothing but the key schedule carries over from an earlier
+// (possibly aborted) call.
 #pragma once
 
 #include "core/pure.hpp"
@@ -32,8 +33,14 @@ class Aes256Gcm {
               const uint8_t* tag, uint8_t* out);
 
   private:
+    // Sets the nonce, and the key only when it differs from the one already scheduled
+    // (expanding an AES key and its GHASH table on every call cost more than the cipher).
+    void Init(bool encrypt, const Key256& key, const uint8_t* nonce);
+
     EVP_CIPHER* cipher_ = nullptr;
     EVP_CIPHER_CTX* ctx_ = nullptr;
+    bool keyed_ = false;
+    uint8_t key_[kKeyBytes] = {};  // the scheduled key (cleansed by the destructor)
 };
 
 }  // namespace keel::core

@@ -1,5 +1,6 @@
 #include "core/envelope.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -119,23 +120,41 @@ void SealEnvelopeWithNonce(Aes256Gcm& gcm, const Key256& key, uint32_t key_id, u
 namespace {
 
 // Random nonces drawn from OpenSSL's CSPRNG 128 at a time (one RAND_bytes call costs
-// microseconds here; a nonce is still 96 fresh random bits).  Tied to the process id
-// so a forked child never reuses its parent's unused nonces.
+// microseconds here; a nonce is still 96 fresh random bits).  A forked child must never
+// reuse its parent's unused nonces: a pthread_atfork handler (registered before the
+// first fill) bumps a fork generation in the child, and a buffer from another generation
+// is refilled.  This replaces a getpid() per call, a system call that cost more than
+// the cipher.
 struct NonceBuffer {
     static constexpr size_t kCount = 128;
     uint8_t bytes[kCount * kGcmNonceBytes];
     size_t next = kCount;
-    pid_t owner = 0;
+    unsigned generation = 0;
 };
 
-NonceBuffer g_nonces;  // trivially constructed plain data
+NonceBuffer g_nonces;                     // trivially constructed plain data
+volatile unsigned g_fork_generation = 1;  // bumped in every forked child
+pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+bool g_atfork_failed = false;  // then no batching: every nonce straight from RAND_bytes
+
+void OnForkChild() {
+    g_fork_generation = g_fork_generation + 1;
+}
+
+void RegisterAtFork() {
+    g_atfork_failed = pthread_atfork(nullptr, nullptr, OnForkChild) != 0;
+}
 
 void NextNonce(uint8_t* nonce) {
-    pid_t pid = getpid();
-    if (g_nonces.next >= NonceBuffer::kCount || g_nonces.owner != pid) {
+    pthread_once(&g_atfork_once, RegisterAtFork);
+    if (g_atfork_failed) {
+        RandomBytes(nonce, kGcmNonceBytes);
+        return;
+    }
+    if (g_nonces.next >= NonceBuffer::kCount || g_nonces.generation != g_fork_generation) {
         RandomBytes(g_nonces.bytes, sizeof g_nonces.bytes);
         g_nonces.next = 0;
-        g_nonces.owner = pid;
+        g_nonces.generation = g_fork_generation;
     }
     uint8_t* src = g_nonces.bytes + g_nonces.next * kGcmNonceBytes;
     std::memcpy(nonce, src, kGcmNonceBytes);

@@ -1,4 +1,8 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include "core/envelope.hpp"
 
@@ -125,4 +129,58 @@ TEST(Envelope, Base64AndTextShape) {
     EXPECT_EQ(FromTextShape("keel2:zgEC").error().kind, ErrorKind::kFeatureNotSupported);
     EXPECT_EQ(FromTextShape("hello").error().kind, ErrorKind::kInvalidText);
     EXPECT_EQ(FromTextShape("keel1:***").error().kind, ErrorKind::kInvalidText);
+}
+
+// Nonces come from a per-process batch: a forked child (a PostgreSQL backend is a fork
+// of the postmaster) must not hand out the nonces its parent has not used yet.
+TEST(Envelope, ForkedChildNeverReusesParentNonces) {
+    Aes256Gcm gcm;
+    Key256 k = TestKey(0);
+    Bytes first = Seal(gcm, k, "fill the batch", nullptr, PayloadType::kText);
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        Aes256Gcm child_gcm;
+        Bytes c = Seal(child_gcm, k, "child", nullptr, PayloadType::kText);
+        ssize_t w = write(fds[1], c.data() + 12, 12);
+        _exit(w == 12 ? 0 : 1);
+    }
+    close(fds[1]);
+    uint8_t child_nonce[12];
+    ASSERT_EQ(read(fds[0], child_nonce, 12), 12);
+    close(fds[0]);
+    int status = 0;
+    waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    Bytes parent = Seal(gcm, k, "parent", nullptr, PayloadType::kText);
+    EXPECT_NE(std::memcmp(parent.data() + 12, child_nonce, 12), 0)
+        << "the child reused the parent's next nonce";
+    EXPECT_NE(std::memcmp(first.data() + 12, child_nonce, 12), 0);
+}
+
+// The context keeps the last key's schedule and re-keys only when the key changes:
+// alternating keys, directions and failures must never mix them up.
+TEST(Envelope, ReusedContextAlternatesKeysAndDirections) {
+    Aes256Gcm gcm;
+    Key256 k1 = TestKey(0);
+    Key256 k2 = TestKey(100);
+    Bytes a = Seal(gcm, k1, "under key one", nullptr);
+    Bytes b = Seal(gcm, k2, "under key two", nullptr);
+    Bytes c = Seal(gcm, k2, "again key two", nullptr);
+    for (int round = 0; round < 3; round++) {
+        EXPECT_EQ(Open(gcm, k1, a, nullptr).value(), "under key one");
+        EXPECT_FALSE(Open(gcm, k2, a, nullptr).ok());  // wrong key right after the right one
+        EXPECT_EQ(Open(gcm, k2, b, nullptr).value(), "under key two");
+        EXPECT_EQ(Open(gcm, k2, c, nullptr).value(), "again key two");
+        EXPECT_FALSE(Open(gcm, k1, c, nullptr).ok());
+        Bytes tampered = c;
+        tampered.back() ^= 1;
+        EXPECT_FALSE(Open(gcm, k2, tampered, nullptr).ok());
+        EXPECT_EQ(Open(gcm, k2, c, nullptr).value(), "again key two");  // after a failure
+    }
+    Aes256Gcm fresh;  // what one context sealed, another opens
+    EXPECT_EQ(Open(fresh, k2, b, nullptr).value(), "under key two");
+    EXPECT_EQ(Open(fresh, k1, a, nullptr).value(), "under key one");
 }
