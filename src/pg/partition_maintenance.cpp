@@ -43,6 +43,7 @@ extern "C" {
 #include "partitioning/partdesc.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "storage/smgr.h"
 #include "utils/date.h"
 #include "utils/guc.h"
 #include "utils/partcache.h"
@@ -298,11 +299,28 @@ ParentInfo ReadParent(Oid oid) {
     return info;
 }
 
-// True when the default partition holds a row visible now.  Cheap when it is empty
-// (no blocks: no scan at all).
+// True when the default partition holds a row visible now.  The common answer (an
+// empty default partition) comes from the file size alone, read through smgr under
+// ACCESS SHARE: no relcache entry is built, nothing is scanned.  Otherwise one tuple
+// is looked for.
 bool DefaultHasRows(Oid def) {
     return PgCall([&] {
-        Relation rel = table_open(def, AccessShareLock);
+        LockRelationOid(def, AccessShareLock);
+        HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(def));
+        if (HeapTupleIsValid(tup)) {
+            Form_pg_class c = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
+            bool plain = c->relpersistence != RELPERSISTENCE_TEMP && OidIsValid(c->relfilenode);
+            RelFileNode node;
+            node.spcNode = OidIsValid(c->reltablespace) ? c->reltablespace : MyDatabaseTableSpace;
+            node.dbNode = MyDatabaseId;
+            node.relNode = c->relfilenode;
+            ReleaseSysCache(tup);
+            if (plain) {
+                SMgrRelation smgr = smgropen(node, InvalidBackendId);
+                if (smgrexists(smgr, MAIN_FORKNUM) && smgrnblocks(smgr, MAIN_FORKNUM) == 0) return false;
+            }
+        }
+        Relation rel = table_open(def, NoLock);
         bool found = false;
         if (RelationGetNumberOfBlocks(rel) > 0) {
             Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
