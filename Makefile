@@ -22,7 +22,7 @@ PGFILEDESC = "keel - schema, triggers, partitions, audit chain and field encrypt
 MODULEDIR  = extension
 DATA       = $(EXTENSION_CONTROLS) $(UPGRADE_SCRIPTS)
 DATA_built = $(INSTALL_SCRIPTS)
-EXTRA_CLEAN = build src/**/*.o
+EXTRA_CLEAN = build $(OBJS:.o=.d)
 
 # No bitcode: JIT inlining of keel's functions buys nothing and needs clang++.
 override with_llvm := no
@@ -30,6 +30,9 @@ override with_llvm := no
 PG_CXXFLAGS = -std=c++17 -fvisibility=hidden -fvisibility-inlines-hidden -Wall -Wextra \
               -Wno-missing-field-initializers -Wno-unused-parameter -Wno-register -Werror=return-type
 PG_CPPFLAGS = -Isrc
+# Header dependencies: each object's .d file (next to it) makes a changed header rebuild
+# every object that includes it.
+PG_CXXFLAGS += -MMD -MP
 SHLIB_LINK += -lstdc++ -lcrypto -largon2
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -37,6 +40,8 @@ include $(PGXS)
 
 # Server headers are not ours: -isystem keeps their warnings out of our build.
 override CPPFLAGS := $(patsubst -I$(includedir_server),-isystem $(includedir_server),$(CPPFLAGS))
+
+-include $(OBJS:.o=.d)
 
 build/sql/%.sql: $(EXTENSION_CONTROLS) $(shell find src/sql -name '*.sql')
 	@mkdir -p $(dir $@)

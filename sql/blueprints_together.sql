@@ -78,6 +78,19 @@ SELECT keel._blueprint_extensions();
 RESET ROLE;
 DROP ROLE blueprints_app;
 
+-- keel itself cannot be dropped from under blueprints that hold rows, even with CASCADE;
+-- SET LOCAL keel.allow_blueprint_drop = on is the explicit force, for one transaction.
+DROP EXTENSION keel CASCADE;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+DROP SCHEMA "CodeRunner" CASCADE;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+BEGIN;
+SET LOCAL keel.allow_blueprint_drop = on;
+DROP EXTENSION keel_coderunner;
+SELECT count(*) AS coderunner_gone_in_this_transaction FROM pg_extension WHERE extname = 'keel_coderunner';
+ROLLBACK;
+SELECT count(*) AS coderunner_back FROM pg_extension WHERE extname = 'keel_coderunner';
+
 -- Dropping one blueprint leaves the others alone.
 SELECT keel.drop_blueprint('keel_agentstudio');
 SELECT count(*) AS left_installed FROM pg_extension WHERE extname LIKE 'keel\_%';

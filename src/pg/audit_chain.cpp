@@ -30,6 +30,7 @@ extern "C" {
 #include "catalog/index.h"
 #include "catalog/pg_class.h"
 #include "partitioning/partdesc.h"
+#include "storage/bufmgr.h"
 #include "storage/proc.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -612,11 +613,16 @@ class Verifier {
         uint64 digest_pos = 0;
         chain::Hash digest_hash;
         bool digest_seen = false;
+        std::map<uint64, LinkRow> ahead;  // heap order: links read before their turn
     };
 
     void Report(BreakKind kind, int32 sub, int64 pos, std::string detail);
     chain::HmacSha256& Key(uint32 key_id, uint32 version);
     bool PullLink(int32 sub);  // false when the sub-chain is exhausted
+    bool PullHeapLink();       // heap order: false when keel.audit_link is exhausted
+    void RouteLink(const LinkRow& l);
+    void DrainAhead(int32 sub);
+    bool UseHeapOrder();
     void CheckLink(const LinkRow& l);
     void MatchRow(const PendingLink& l, const PendingRow& r, int64 pos);
     bool NextRow(TableRow* out);
@@ -635,6 +641,10 @@ class Verifier {
     // PostgreSQL-side state (plain pointers, released by the transaction on error).
     Relation link_rel_ = nullptr;
     Relation link_idx_ = nullptr;
+    bool heap_order_ = false;
+    TableScanDesc link_scan_ = nullptr;
+    bool link_scan_done_ = false;
+    size_t ahead_count_ = 0;
     List* leaves_ = nullptr;
     int leaf_ = -1;
     Relation leaf_rel_ = nullptr;
@@ -676,6 +686,23 @@ chain::HmacSha256& Verifier::Key(uint32 key_id, uint32 version) {
     return *keys_.emplace(std::make_pair(key_id, version), std::move(mac)).first->second;
 }
 
+// One keel.audit_link tuple (all columns NOT NULL) into plain data; one deform
+// instead of a heap_getattr per column (the bytea columns defeat the offset cache).
+void DecodeLink(HeapTuple tup, TupleDesc desc, LinkRow* l) {
+    Datum v[8];
+    bool n[8];
+    Assert(desc->natts == 8);
+    heap_deform_tuple(tup, desc, v, n);
+    l->got = true;
+    l->sub = DatumGetInt32(v[1]);
+    l->pos = static_cast<uint64>(DatumGetInt64(v[2]));
+    bool ok = CopyHash(DatumGetByteaPP(v[3]), &l->digest) &&
+              CopyHash(DatumGetByteaPP(v[4]), &l->link) && CopyHash(DatumGetByteaPP(v[5]), &l->sig);
+    l->malformed = !ok;
+    l->key_id = static_cast<uint32>(DatumGetInt32(v[6]));
+    l->key_version = static_cast<uint32>(DatumGetInt32(v[7]));
+}
+
 bool Verifier::PullLink(int32 sub) {
     SubState& st = subs_[sub];
     if (st.exhausted)
@@ -684,19 +711,8 @@ bool Verifier::PullLink(int32 sub) {
     bridge::PgCall([&] {
         CHECK_FOR_INTERRUPTS();
         HeapTuple tup = systable_getnext_ordered(st.scan, ForwardScanDirection);
-        if (tup == nullptr)
-            return;
-        l.got = true;
-        TupleDesc desc = RelationGetDescr(link_rel_);
-        bool isnull;
-        l.sub = DatumGetInt32(heap_getattr(tup, 2, desc, &isnull));
-        l.pos = static_cast<uint64>(DatumGetInt64(heap_getattr(tup, 3, desc, &isnull)));
-        bool ok = CopyHash(DatumGetByteaPP(heap_getattr(tup, 4, desc, &isnull)), &l.digest) &&
-                  CopyHash(DatumGetByteaPP(heap_getattr(tup, 5, desc, &isnull)), &l.link) &&
-                  CopyHash(DatumGetByteaPP(heap_getattr(tup, 6, desc, &isnull)), &l.sig);
-        l.malformed = !ok;
-        l.key_id = static_cast<uint32>(DatumGetInt32(heap_getattr(tup, 7, desc, &isnull)));
-        l.key_version = static_cast<uint32>(DatumGetInt32(heap_getattr(tup, 8, desc, &isnull)));
+        if (tup != nullptr)
+            DecodeLink(tup, RelationGetDescr(link_rel_), &l);
     });
     if (!l.got) {
         st.exhausted = true;
@@ -704,6 +720,63 @@ bool Verifier::PullLink(int32 sub) {
     }
     CheckLink(l);
     return true;
+}
+
+// Heap order: the next link of this chain in keel.audit_link's physical order.
+bool Verifier::PullHeapLink() {
+    if (link_scan_done_)
+        return false;
+    LinkRow l{};
+    bridge::PgCall([&] {
+        CHECK_FOR_INTERRUPTS();
+        TupleDesc desc = RelationGetDescr(link_rel_);
+        for (;;) {
+            HeapTuple tup = heap_getnext(link_scan_, ForwardScanDirection);
+            if (tup == nullptr)
+                return;
+            bool isnull;
+            if (DatumGetInt32(heap_getattr(tup, 1, desc, &isnull)) != cfg_.chain_id)
+                continue;
+            DecodeLink(tup, desc, &l);
+            if (l.sub < 0 || l.sub >= cfg_.sub_chains) {
+                l.got = false;  // the index scan's keys never see such a link either
+                continue;
+            }
+            return;
+        }
+    });
+    if (!l.got) {
+        link_scan_done_ = true;
+        return false;
+    }
+    RouteLink(l);
+    return true;
+}
+
+// Links are checked in position order per sub-chain, as the index scan delivers them:
+// a link that comes early in the heap waits in `ahead` until its predecessor is checked.
+void Verifier::RouteLink(const LinkRow& l) {
+    SubState& st = subs_[l.sub];
+    if (l.pos > st.last_pos + 1) {
+        st.ahead.emplace(l.pos, l);
+        ahead_count_++;
+        return;
+    }
+    CheckLink(l);
+    while (!st.ahead.empty() && st.ahead.begin()->first == st.last_pos + 1) {
+        CheckLink(st.ahead.begin()->second);
+        st.ahead.erase(st.ahead.begin());
+        ahead_count_--;
+    }
+}
+
+// End of the heap scan: what still waits follows a gap; check it in order.
+void Verifier::DrainAhead(int32 sub) {
+    SubState& st = subs_[sub];
+    for (auto& kv : st.ahead)
+        CheckLink(kv.second);
+    ahead_count_ -= st.ahead.size();
+    st.ahead.clear();
 }
 
 void Verifier::CheckLink(const LinkRow& l) {
@@ -868,12 +941,20 @@ void Verifier::Run(const chain::Digest* digest) {
     bridge::PgCall([&] {
         link_rel_ = table_open(KeelRelid("audit_link"), AccessShareLock);
         link_idx_ = index_open(RelationGetPrimaryKeyIndex(link_rel_), AccessShareLock);
-        for (int32 s = 0; s < cfg_.sub_chains; s++) {
-            ScanKeyData keys[2];
-            ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(cfg_.chain_id));
-            ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(s));
-            subs_[s].scan =
-                systable_beginscan_ordered(link_rel_, link_idx_, GetActiveSnapshot(), 2, keys);
+    });
+    heap_order_ = UseHeapOrder();
+    bridge::PgCall([&] {
+        if (heap_order_) {
+            link_scan_ = table_beginscan(link_rel_, GetActiveSnapshot(), 0, nullptr);
+        } else {
+            for (int32 s = 0; s < cfg_.sub_chains; s++) {
+                ScanKeyData keys[2];
+                ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ,
+                            Int32GetDatum(cfg_.chain_id));
+                ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(s));
+                subs_[s].scan =
+                    systable_beginscan_ordered(link_rel_, link_idx_, GetActiveSnapshot(), 2, keys);
+            }
         }
         CollectLeaves(relid_, &leaves_);
         row_cxt_ =
@@ -902,7 +983,9 @@ void Verifier::Run(const chain::Digest* digest) {
             int budget = 4 * nsubs;
             while (budget-- > 0) {
                 bool any = false;
-                for (int32 k = 0; k < nsubs && !any; k++) {
+                if (heap_order_)
+                    any = PullHeapLink();
+                for (int32 k = 0; k < nsubs && !any && !heap_order_; k++) {
                     int32 s = (rr + k) % nsubs;
                     if (PullLink(s)) {
                         any = true;
@@ -922,12 +1005,22 @@ void Verifier::Run(const chain::Digest* digest) {
         } else {
             pending_rows_.emplace(d, pr);
         }
-        if (pending_links_.size() + pending_rows_.size() > kMaxPending) {
+        if (pending_links_.size() + pending_rows_.size() + ahead_count_ > kMaxPending) {
             overflow = true;
             break;
         }
     }
-    if (!overflow) {
+    if (!overflow && heap_order_) {
+        while (PullHeapLink()) {
+            if (pending_links_.size() + pending_rows_.size() + ahead_count_ > kMaxPending) {
+                overflow = true;
+                break;
+            }
+        }
+        for (int32 s = 0; s < nsubs && !overflow; s++)
+            DrainAhead(s);
+    }
+    if (!overflow && !heap_order_) {
         for (int32 s = 0; s < nsubs; s++) {
             while (PullLink(s)) {
                 if (pending_links_.size() + pending_rows_.size() > kMaxPending) {
@@ -998,13 +1091,39 @@ void Verifier::Run(const chain::Digest* digest) {
     }
 
     bridge::PgCall([&] {
-        for (SubState& st : subs_)
-            systable_endscan_ordered(st.scan);
+        if (link_scan_ != nullptr)
+            table_endscan(link_scan_);
+        for (SubState& st : subs_) {
+            if (st.scan != nullptr)
+                systable_endscan_ordered(st.scan);
+        }
         index_close(link_idx_, AccessShareLock);
         table_close(link_rel_, AccessShareLock);
         MemoryContextDelete(row_cxt_);
         MemoryContextDelete(plan_cxt_);
     });
+}
+
+// Heap order pays when this chain's links are a good part of keel.audit_link: one
+// sequential pass instead of an index step and a heap fetch per link.  Otherwise
+// (many chains, this one small) the index reads only this chain's links.
+bool Verifier::UseHeapOrder() {
+    uint64 links = 0;
+    for (int32 s = 0; s < cfg_.sub_chains; s++) {
+        uint64 pos = 0;
+        chain::Hash hash, sig;
+        uint32 kid = 0, kver = 0;
+        bool have = bridge::PgCall([&] {
+            return ReadLast(StateTable::kLink, cfg_.chain_id, s, GetActiveSnapshot(), &pos, &hash,
+                            &sig, &kid, &kver);
+        });
+        if (have && pos > subs_[s].start_pos)
+            links += pos - subs_[s].start_pos;
+    }
+    // About 50 links fit in a page of keel.audit_link.
+    constexpr uint64 kLinksPerPage = 50;
+    uint64 pages = bridge::PgCall([&] { return uint64{RelationGetNumberOfBlocks(link_rel_)}; });
+    return links * 3 >= pages * kLinksPerPage;
 }
 
 // The chain of a table named by the user: checks SELECT privilege (verification

@@ -133,9 +133,10 @@ BEGIN
     IF tg_tag IN ('DROP EXTENSION', 'DROP SCHEMA')
        AND current_query() ~* ('drop\s+(extension|schema)\s+(if\s+exists\s+)?'
                                '([a-z0-9_$", ]*[\s,])?"?keel"?\s*(,|;|cascade|restrict|$)') THEN
-        RAISE EXCEPTION 'cannot drop keel while blueprint % holds rows', array_to_string(v_full, ', ')
+        RAISE EXCEPTION 'cannot drop keel while blueprints hold rows'
             USING ERRCODE = 'dependent_objects_still_exist',
-                  DETAIL = 'Dropping keel with CASCADE drops every blueprint and its data.',
+                  DETAIL = format('Dropping keel with CASCADE drops every blueprint and its data; '
+                                  'these hold rows: %s.', array_to_string(v_full, ', ')),
                   HINT = 'Drop each blueprint first with keel.drop_blueprint(name, force => true), '
                          'or SET LOCAL keel.allow_blueprint_drop = on in the same transaction.';
     END IF;
