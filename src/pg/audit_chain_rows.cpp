@@ -386,16 +386,22 @@ int CollectFields(const RowPlan* plan, HeapTuple tuple, TupleDesc desc, RawField
 }
 
 chain::Hash HashRow(const RawField* fields, int n, chain::Sha256& sha) {
-    std::vector<chain::Field> f;
-    f.reserve(static_cast<size_t>(n));
+    // Reused across rows (a backend hashes one row at a time): no allocation per row.
+    // A buffer grown by an unusually large row is given back afterwards.
+    static std::vector<chain::Field> f;
+    static std::string encoded;
+    constexpr size_t kKeepBytes = size_t{1} << 20;
+    f.clear();
+    encoded.clear();
     for (int i = 0; i < n; i++) {
         f.push_back(chain::Field{fields[i].name, fields[i].type_name, fields[i].form,
                                  std::string_view(fields[i].data, fields[i].len)});
     }
-    std::string encoded;
-    encoded.reserve(512);
     chain::EncodeRow(f, &encoded);
-    return sha.Of(encoded.data(), encoded.size());
+    chain::Hash h = sha.Of(encoded.data(), encoded.size());
+    if (encoded.capacity() > kKeepBytes)
+        std::string().swap(encoded);
+    return h;
 }
 
 // ---------------------------------------------------------------- keys
