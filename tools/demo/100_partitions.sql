@@ -1,5 +1,5 @@
 \echo
-\echo '==> Chapter: time partitions, kept ahead, retired on time, the default partition emptied'
+\echo '==> Chapter 2: time partitions, kept ahead, retired on time, the default partition emptied'
 \echo
 \set SHOW_CONTEXT never
 SET client_min_messages = warning;

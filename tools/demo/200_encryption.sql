@@ -1,5 +1,5 @@
 \echo
-\echo '==> Chapter: keys stay in the server; secrets are stored encrypted'
+\echo '==> Chapter 3: keys stay in the server; secrets are stored encrypted'
 \echo
 SELECT name, purpose, version, state FROM keel.create_key('demo_secrets', if_not_exists => true);
 \echo '    keel.create_key(''demo_secrets'')   -- a random key, wrapped by the master key file'

@@ -1,5 +1,5 @@
 \echo
-\echo '==> Chapter: a tamper-evident audit chain (SHA-256 links, HMAC signatures, in C++)'
+\echo '==> Chapter 4: a tamper-evident audit chain (SHA-256 links, HMAC signatures, in C++)'
 \echo
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS keel;

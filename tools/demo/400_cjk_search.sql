@@ -1,5 +1,5 @@
 \echo
-\echo '==> Chapter: full-text search in Chinese, Japanese and Korean (a C++ parser)'
+\echo '==> Chapter 5: full-text search in Chinese, Japanese and Korean (a C++ parser)'
 \echo
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS keel;

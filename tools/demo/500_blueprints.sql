@@ -1,5 +1,5 @@
 \echo
-\echo '==> Chapter 5: the five seeds as blueprint extensions'
+\echo '==> Chapter 6: the five seeds as blueprint extensions'
 \echo
 CREATE SCHEMA cozy;
 CREATE EXTENSION keel_cozyengine SCHEMA cozy CASCADE;
