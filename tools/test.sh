@@ -53,6 +53,8 @@ if want checks; then
         "for f in test/isolation/specs/*.spec; do [ -e \"\$f\" ] || continue; b=\$(basename \$f .spec); [ -f test/isolation/expected/\$b.out ] || echo \$b; done"
     check "every SQL function pins search_path or is C" \
         "tools/check_sql.sh"
+    check "every released version has an upgrade path to the current one" \
+        "tools/check_upgrades.sh"
     count checks "$ok" "$bad"
 fi
 
