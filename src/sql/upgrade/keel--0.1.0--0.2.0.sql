@@ -177,3 +177,49 @@ BEGIN
 END
 $$;
 
+-- ---- partition maintenance (partition2, issue 5): new partitions carry the parent's
+-- column privileges (100_partition.sql)
+CREATE OR REPLACE FUNCTION keel._partition_inherit_access(parent regclass, part regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_owner oid;
+    v_acl   aclitem[];
+    r       record;
+BEGIN
+    SELECT c.relowner, c.relacl INTO v_owner, v_acl FROM pg_class c WHERE c.oid = parent;
+    IF (SELECT c.relowner FROM pg_class c WHERE c.oid = part) IS DISTINCT FROM v_owner THEN
+        EXECUTE format('ALTER TABLE %s OWNER TO %I', part, pg_get_userbyid(v_owner));
+    END IF;
+    FOR r IN SELECT a.grantee, a.privilege_type, bool_or(a.is_grantable) AS grantable
+               FROM aclexplode(v_acl) a
+              WHERE a.grantee <> v_owner
+              GROUP BY a.grantee, a.privilege_type
+              ORDER BY 1, 2 LOOP
+        EXECUTE format('GRANT %s ON TABLE %s TO %s%s', r.privilege_type, part,
+                       CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END,
+                       CASE WHEN r.grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+    -- Column privileges (GRANT SELECT (col) ON parent TO role): one GRANT per privilege
+    -- and grantee, naming its columns.
+    FOR r IN SELECT x.grantee, x.privilege_type, x.is_grantable AS grantable,
+                    string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) AS cols
+               FROM pg_attribute a, aclexplode(a.attacl) x
+              WHERE a.attrelid = parent AND a.attnum > 0 AND NOT a.attisdropped
+                AND a.attacl IS NOT NULL AND x.grantee <> v_owner
+              GROUP BY x.grantee, x.privilege_type, x.is_grantable
+              ORDER BY 1, 2, 3 LOOP
+        EXECUTE format('GRANT %s (%s) ON TABLE %s TO %s%s', r.privilege_type, r.cols, part,
+                       CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END,
+                       CASE WHEN r.grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END
+$$;
+
+REVOKE ALL ON FUNCTION keel._partition_inherit_access(regclass, regclass) FROM PUBLIC;
+
+COMMENT ON FUNCTION keel._partition_inherit_access(regclass, regclass) IS
+'Gives a new partition its parent''s owner, table privileges and column privileges '
+'(declarative partitioning copies none of them).';
