@@ -14,7 +14,8 @@
 #      a sorted description of every member object and every table it released from
 #      itself (keel.blueprint_released) (definitions, ACLs, comments,
 #      columns, constraints, indexes, triggers, event triggers, text search objects,
-#      extconfig) and of what it registered with the engine, compared line by line.
+#      extconfig) and of what it registered with the engine, compared line by line;
+#  (e) the whole pg_regress suite passes against keel updated from each earlier version.
 # (d) is what catches a change to src/sql/<ext>/ that was not also added to
 # src/sql/upgrade/<ext>--<old>--<new>.sql: its failure prints the difference.
 use strict;
@@ -24,6 +25,7 @@ use KeelTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 
 my @BLUEPRINTS = (
     [ 'keel_coderunner',  'cr' ],
@@ -393,6 +395,26 @@ for my $from (@old) {
             "$db: $e updated from $from has exactly the objects of a fresh $current install ("
               . scalar(split /\n/, $fresh{$e}) . ' facts compared)');
     }
+}
+
+# Behaviour: the whole pg_regress suite passes on a database whose keel was installed at
+# each earlier version and then updated (the suite's tests find keel there and use it;
+# the blueprints they create are the current version).
+my @regress = map { m{([^/]+)\.sql$} ? $1 : () } sort glob("$ENV{KEEL_SRC}/sql/*.sql");
+for my $from (@old) {
+    (my $db = "regress_from_$from") =~ s/\W/_/g;
+    $node->safe_psql('postgres', "CREATE DATABASE $db");
+    $node->safe_psql($db, "CREATE EXTENSION keel VERSION '$from'; ALTER EXTENSION keel UPDATE");
+    my $out = $node->basedir . "/$db";
+    mkdir $out;
+    my ($stdout, $stderr) = ('', '');
+    my $ok = IPC::Run::run([ $ENV{PG_REGRESS}, '--use-existing', '--bindir=', '--host=' . $node->host,
+                             '--port=' . $node->port, "--inputdir=$ENV{KEEL_SRC}", "--outputdir=$out",
+                             "--dbname=$db", @regress ], '>', \$stdout, '2>', \$stderr);
+    my $passed = () = $stdout =~ /\.\.\. ok/g;
+    ok($ok && $passed == scalar(@regress),
+        "pg_regress on keel updated from $from: $passed of " . scalar(@regress) . ' tests pass')
+      or diag($stdout . $stderr . (-f "$out/regression.diffs" ? slurp_file("$out/regression.diffs") : ''));
 }
 
 # The comparison can fail: a changed comment, setting or volatility in a fresh install is

@@ -183,51 +183,13 @@ BEGIN
 END
 $$;
 
-<<<<<<< HEAD
--- Rows a blueprint's install makes itself (CozyEngine's default personality) do not hold
--- the blueprint against DROP EXTENSION, yet pg_dump must carry them, edits included: so
--- they are not filtered out of the dump; the install marks them here instead (and makes
--- them only outside a restore, which brings them back).  Made by every install, restores
--- included, so this table is not dumped.
-CREATE TABLE keel.blueprint_own_rows (
-    tbl      regclass PRIMARY KEY,
-    ext      name NOT NULL,
-    own_rows text NOT NULL
-);
-REVOKE ALL ON keel.blueprint_own_rows FROM PUBLIC;
-
-COMMENT ON TABLE keel.blueprint_own_rows IS
-'Per blueprint table, an SQL condition matching the rows its install made unchanged: the drop '
-'guard does not count them. Written by keel.mark_blueprint_own_rows(); not dumped (every install writes it).';
-
-CREATE FUNCTION keel.mark_blueprint_own_rows(ext name, tbl regclass, own_rows text)
-=======
 -- ---- partition maintenance (partition2, issue 5): new partitions carry the parent's
 -- column privileges (100_partition.sql)
 CREATE OR REPLACE FUNCTION keel._partition_inherit_access(parent regclass, part regclass)
->>>>>>> main
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-<<<<<<< HEAD
-BEGIN
-    IF ext IS NULL OR tbl IS NULL OR own_rows IS NULL THEN
-        RAISE EXCEPTION 'keel.mark_blueprint_own_rows: ext, tbl and own_rows must not be NULL'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    -- Checked now, so the drop guard never meets a condition that does not parse.
-    EXECUTE format('SELECT 1 FROM %s WHERE (%s) LIMIT 0', tbl, own_rows);
-    INSERT INTO keel.blueprint_own_rows AS o (tbl, ext, own_rows) VALUES (tbl, ext, own_rows)
-    ON CONFLICT ON CONSTRAINT blueprint_own_rows_pkey DO UPDATE SET ext = EXCLUDED.ext, own_rows = EXCLUDED.own_rows;
-END
-$$;
-
-REVOKE ALL ON FUNCTION keel.mark_blueprint_own_rows(name, regclass, text) FROM PUBLIC;
-COMMENT ON FUNCTION keel.mark_blueprint_own_rows(name, regclass, text) IS
-'Called by a blueprint''s install script: rows of tbl matching own_rows (an SQL condition) are the '
-'install''s own and do not hold the blueprint against DROP EXTENSION; pg_dump still carries them.';
-=======
 DECLARE
     v_owner oid;
     v_acl   aclitem[];
@@ -267,4 +229,41 @@ REVOKE ALL ON FUNCTION keel._partition_inherit_access(regclass, regclass) FROM P
 COMMENT ON FUNCTION keel._partition_inherit_access(regclass, regclass) IS
 'Gives a new partition its parent''s owner, table privileges and column privileges '
 '(declarative partitioning copies none of them).';
->>>>>>> main
+
+-- Rows a blueprint's install makes itself (CozyEngine's default personality) do not hold
+-- the blueprint against DROP EXTENSION, yet pg_dump must carry them, edits included: so
+-- they are not filtered out of the dump; the install marks them here instead (and makes
+-- them only outside a restore, which brings them back).  Made by every install, restores
+-- included, so this table is not dumped.
+CREATE TABLE keel.blueprint_own_rows (
+    tbl      regclass PRIMARY KEY,
+    ext      name NOT NULL,
+    own_rows text NOT NULL
+);
+REVOKE ALL ON keel.blueprint_own_rows FROM PUBLIC;
+
+COMMENT ON TABLE keel.blueprint_own_rows IS
+'Per blueprint table, an SQL condition matching the rows its install made unchanged: the drop '
+'guard does not count them. Written by keel.mark_blueprint_own_rows(); not dumped (every install writes it).';
+
+CREATE FUNCTION keel.mark_blueprint_own_rows(ext name, tbl regclass, own_rows text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF ext IS NULL OR tbl IS NULL OR own_rows IS NULL THEN
+        RAISE EXCEPTION 'keel.mark_blueprint_own_rows: ext, tbl and own_rows must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- Checked now, so the drop guard never meets a condition that does not parse.
+    EXECUTE format('SELECT 1 FROM %s WHERE (%s) LIMIT 0', tbl, own_rows);
+    INSERT INTO keel.blueprint_own_rows AS o (tbl, ext, own_rows) VALUES (tbl, ext, own_rows)
+    ON CONFLICT ON CONSTRAINT blueprint_own_rows_pkey DO UPDATE SET ext = EXCLUDED.ext, own_rows = EXCLUDED.own_rows;
+END
+$$;
+
+REVOKE ALL ON FUNCTION keel.mark_blueprint_own_rows(name, regclass, text) FROM PUBLIC;
+COMMENT ON FUNCTION keel.mark_blueprint_own_rows(name, regclass, text) IS
+'Called by a blueprint''s install script: rows of tbl matching own_rows (an SQL condition) are the '
+'install''s own and do not hold the blueprint against DROP EXTENSION; pg_dump still carries them.';
