@@ -44,15 +44,17 @@ KEEL_FUNCTION(keel_audit_chain_detach_concurrently) {
     using keel::bridge::PgCall;
     using keel::core::ErrorKind;
     if (!CALLED_AS_EVENT_TRIGGER(fcinfo)) {
-        keel::core::Throw(ErrorKind::kTriggerProtocol,
-                          "keel._audit_chain_detach_concurrently() must be called as an event trigger");
+        keel::core::Throw(
+            ErrorKind::kTriggerProtocol,
+            "keel._audit_chain_detach_concurrently() must be called as an event trigger");
     }
     auto* data = reinterpret_cast<EventTriggerData*>(fcinfo->context);
     Node* parsetree = data->parsetree;
     Oid relid = PgCall([&] { return keel::pg::ConcurrentDetachTarget(parsetree); });
     if (!OidIsValid(relid))
         PG_RETURN_VOID();
-    bool chained = PgCall([&] { return OidIsValid(get_trigger_oid(relid, "zz_keel_audit_chain", true)); });
+    bool chained =
+        PgCall([&] { return OidIsValid(get_trigger_oid(relid, "zz_keel_audit_chain", true)); });
     if (!chained)
         PG_RETURN_VOID();
     const char* name = PgCall([&] { return get_rel_name(relid); });

@@ -20,7 +20,8 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT m.relid, m.root, keel._audit_chain_id(m.root::regclass)
-      FROM (SELECT t.tgrelid AS relid, pg_catalog.pg_partition_root(t.tgrelid)::oid AS root
+      FROM (SELECT t.tgrelid AS relid,
+                   coalesce(pg_catalog.pg_partition_root(t.tgrelid)::oid, t.tgrelid) AS root
               FROM pg_catalog.pg_trigger t
              WHERE t.tgname = 'zz_keel_audit_chain') m
 $$;
@@ -149,9 +150,10 @@ BEGIN
               WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND s.relid = s.root
                 AND EXISTS (SELECT 1 FROM keel.audit_link l WHERE l.chain_id = s.chain_id)
               ORDER BY 1 LIMIT 1 LOOP
-        RAISE EXCEPTION 'cannot drop audit-chained table % because its chain holds % rows', r.identity, r.n
+        RAISE EXCEPTION 'cannot drop audit-chained table % because its chain holds rows', r.identity
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'Dropping the table would silently remove every chained row.',
+                  DETAIL = format('Its chain links %s %s; dropping the table would silently remove them.',
+                                  r.n, CASE WHEN r.n = 1 THEN 'row' ELSE 'rows' END),
                   HINT = 'Run keel.disable_audit_chain(table, forget => true) first, or '
                          'SET LOCAL keel.audit_chain_allow_drop = on in the same transaction.';
     END LOOP;
