@@ -3,7 +3,12 @@
 #
 # Every extension is a control file in control/ plus a directory of SQL sources in
 # src/sql/<extension>/ that is concatenated (in file-name order) into
-# build/sql/<extension>--<version>.sql.  Upgrade scripts live in src/sql/upgrades/.
+# build/sql/<extension>--<version>.sql, the version being the control file's
+# default_version.  Beside them are installed, as they are in git:
+#   src/sql/released/<extension>--<old>.sql        install scripts of released versions,
+#                                                  frozen (tools/freeze_release.sh TAG)
+#   src/sql/upgrade/<extension>--<old>--<new>.sql  hand-written upgrade scripts
+# so that CREATE EXTENSION ... VERSION '<old>' and ALTER EXTENSION ... UPDATE work.
 
 PG_CONFIG ?= pg_config
 
@@ -11,7 +16,8 @@ EXTENSION_CONTROLS := $(sort $(wildcard control/*.control))
 EXTENSIONS         := $(basename $(notdir $(EXTENSION_CONTROLS)))
 ext_version         = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" control/$(1).control)
 INSTALL_SCRIPTS    := $(foreach e,$(EXTENSIONS),build/sql/$(e)--$(call ext_version,$(e)).sql)
-UPGRADE_SCRIPTS    := $(sort $(wildcard src/sql/upgrades/*.sql))
+RELEASED_SCRIPTS   := $(sort $(wildcard src/sql/released/*.sql))
+UPGRADE_SCRIPTS    := $(sort $(wildcard src/sql/upgrade/*.sql))
 
 MODULE_big = keel
 SRCS      := $(sort $(shell find src -name '*.cpp'))
@@ -20,7 +26,7 @@ PGFILEDESC = "keel - schema, triggers, partitions, audit chain and field encrypt
 
 # Control files live in control/, so PGXS is told where everything goes.
 MODULEDIR  = extension
-DATA       = $(EXTENSION_CONTROLS) $(UPGRADE_SCRIPTS)
+DATA       = $(EXTENSION_CONTROLS) $(RELEASED_SCRIPTS) $(UPGRADE_SCRIPTS)
 DATA_built = $(INSTALL_SCRIPTS)
 EXTRA_CLEAN = build $(OBJS:.o=.d)
 
@@ -43,7 +49,7 @@ override CPPFLAGS := $(patsubst -I$(includedir_server),-isystem $(includedir_ser
 
 -include $(OBJS:.o=.d)
 
-build/sql/%.sql: $(EXTENSION_CONTROLS) $(shell find src/sql -name '*.sql')
+build/sql/%.sql: $(EXTENSION_CONTROLS) $(shell find $(patsubst %,src/sql/%,$(EXTENSIONS)) -name '*.sql')
 	@mkdir -p $(dir $@)
 	@ext=$$(echo $(notdir $@) | sed 's/--.*//'); \
 	{ echo "-- $(notdir $@): generated from src/sql/$$ext/ by make; do not edit."; \

@@ -1,0 +1,13 @@
+-- keel_cozyengine--0.1.0--0.2.0.sql: ALTER EXTENSION keel_cozyengine UPDATE from 0.1.0 (src/sql/released/) to 0.2.0.
+\echo Use "ALTER EXTENSION keel_cozyengine UPDATE TO '0.2.0'" to load this file. \quit
+--
+-- Append-only.  Whoever changes src/sql/keel_cozyengine/ adds the same change here, in a section of
+-- its own (a "-- ---- <topic> (<branch or issue>)" line, then the statements), so that
+-- an updated database ends exactly like a fresh 0.2.0 install: CREATE OR REPLACE FUNCTION
+-- for a changed function (with its COMMENT, GRANT/REVOKE and ALTER FUNCTION ... SET),
+-- ALTER TABLE for a changed table, CREATE for a new object, DROP for a removed one.
+-- Keep existing data: never drop and recreate a table that holds rows.
+-- test/t/705_upgrade.pl compares the catalog of an updated database with a fresh
+-- install and fails, naming the objects that differ, when a change is missing here.
+-- Plain SQL, run by the extension machinery: @extschema@ is the extension's schema,
+-- search_path is set by PostgreSQL for the script: qualify everything (pg_catalog., keel.).
