@@ -108,12 +108,14 @@ my $dst = keel_node('restored');
 $dst->start;
 my $rounds = 0;
 my $tables = 0;
+my $app_chains = 0;
 for my $case ([ 'engine', [ 'e' ] ], [ 'app', \@SCHEMAS ]) {
     my ($srcdb, $schemas) = @$case;
     my $counts  = table_counts($src, $srcdb, @$schemas);
     my $plain   = encrypted_columns_decrypt($src, $srcdb);
     my $nchains = chains_verify($src, $srcdb, "source $srcdb");
     ok($nchains >= 2, "source $srcdb has $nchains chains");
+    $app_chains = $nchains if $srcdb eq 'app';
     ok(($plain =~ tr/\n//) >= 2, "source $srcdb has encrypted columns");
     my %digest;
     for my $t (split /\n/, $src->safe_psql($srcdb, 'SELECT table_name FROM keel.audit_chain ORDER BY 1')) {
@@ -123,16 +125,6 @@ for my $case ([ 'engine', [ 'e' ] ], [ 'app', \@SCHEMAS ]) {
         SELECT string_agg(format('SELECT md5(string_agg(%I::text, '','' ORDER BY %I::text)) FROM %s', e.col, e.col, e.tbl),
                           ' UNION ALL ' ORDER BY e.tbl::text, e.col) FROM keel.encrypted_columns e});
     my $raw_src = $src->safe_psql($srcdb, $raw);
-    # Known limits of restoring blueprints today (docs/blueprints/README.md): their
-    # results are TODO, so they show in the log without failing the suite.
-    my $todo_errors = $srcdb eq 'app'
-      ? 'known defect: CREATE EXTENSION keel_cozyengine, replayed by the restore, makes the seed\'s '
-        . 'own audit_events partitions (and their indexes) that the dump then creates again'
-      : undef;
-    my $todo_chains = $srcdb eq 'app'
-      ? 'known defect: a restored blueprint\'s audit chain is not re-attached (its triggers are '
-        . 'not dumped, enable_audit_chain refuses a non-empty table): not verifiable, not append-only'
-      : undef;
     for my $format ('custom', 'plain') {
         my $db   = "${srcdb}_$format";
         my $file = $src->basedir . "/$srcdb.$format";
@@ -145,13 +137,8 @@ for my $case ([ 'engine', [ 'e' ] ], [ 'app', \@SCHEMAS ]) {
         my ($stdout, $stderr) = ('', '');
         IPC::Run::run(\@restore, '>', \$stdout, '2>', \$stderr);
         my @errors = ($stderr =~ /(ERROR:.*)/g);
-        TODO: {
-            local $TODO = $todo_errors;
-            is(scalar(@errors), 0, "$db: restore without errors")
-              or diag(join("\n", @errors[0 .. ($#errors < 9 ? $#errors : 9)]));
-        }
-        unlike($stderr, qr/ERROR:(?!\s+(relation "audit_events_\w+" already exists|"audit_events_\w+" is already a partition))/,
-            "$db: no restore error beyond the known ones");
+        is(scalar(@errors), 0, "$db: restore without errors")
+          or diag(join("\n", @errors[0 .. ($#errors < 9 ? $#errors : 9)]));
         # the blueprints' documented post-restore step
         $dst->safe_psql($db, q{
             DO $$ DECLARE f regprocedure;
@@ -162,14 +149,10 @@ for my $case ([ 'engine', [ 'e' ] ], [ 'app', \@SCHEMAS ]) {
                 END LOOP;
             END $$}) if $srcdb eq 'app';
         is(table_counts($dst, $db, @$schemas), $counts, "$db: identical row counts in every table");
-        TODO: {
-            local $TODO = $todo_chains;
-            my $n = eval { chains_verify($dst, $db, "$db") } // 0;
-            is($n, $nchains, "$db: every chain verified");
-            for my $t (sort keys %digest) {
-                my ($r, $o) = $dst->psql($db, "SELECT ok FROM keel.verify_audit_chain('$t', '$digest{$t}')");
-                is($o, 't', "$db: $t contains the digest taken before the dump");
-            }
+        is(chains_verify($dst, $db, "$db"), $nchains, "$db: every chain verified");
+        for my $t (sort keys %digest) {
+            is($dst->safe_psql($db, "SELECT ok FROM keel.verify_audit_chain('$t', '$digest{$t}')"), 't',
+                "$db: $t contains the digest taken before the dump");
         }
         is(encrypted_columns_decrypt($dst, $db), $plain, "$db: every ciphertext decrypts to the same plaintext");
         is($dst->safe_psql($db, $raw), $raw_src, "$db: ciphertexts restored byte for byte (not re-encrypted)");
@@ -186,6 +169,21 @@ $dst->safe_psql('engine_custom', q{
     UPDATE e.secrets SET token = 'changed after restore' WHERE id = 1;
 });
 is(chains_verify($dst, 'engine_custom', 'engine_custom after new rows'), 2, 'restored chains extend');
+# The restored blueprints' audit tables are chained again: new rows extend each chain,
+# and the rows are append-only again.
+$dst->safe_psql('app_custom', q{
+    INSERT INTO tp.audit_logs (action, resource_type) VALUES ('after restore', 'user');
+    INSERT INTO ce.audit_events (event_type) VALUES ('after restore');
+});
+is(chains_verify($dst, 'app_custom', 'app_custom after new rows'), $app_chains,
+    'restored blueprint chains extend');
+for my $t ('tp.audit_logs', 'ce.audit_events') {
+    my ($rc, $o, $e) = $dst->psql('app_custom', "UPDATE $t SET created_at = created_at");
+    like($e, qr/ERROR/, "$t: UPDATE refused after the restore");
+}
+is($dst->safe_psql('app_custom', q{SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                                     WHERE t.tgname = 'zz_keel_audit_chain' AND c.relname IN ('audit_logs', 'audit_events', 'call_logs')}),
+    '3', 'the three blueprint audit tables carry their chain trigger');
 $dst->safe_psql('app_custom', q{INSERT INTO tp.secrets (name, encrypted_value) VALUES ('NEW', 'sk-after-restore')});
 like(encrypted_columns_decrypt($dst, 'app_custom'), qr/^tp\.secrets\.encrypted_value:51:/m,
     'a blueprint secret written after the restore encrypts and decrypts');

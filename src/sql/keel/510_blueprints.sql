@@ -50,6 +50,9 @@ BEGIN
                           AND d.classid = 'pg_class'::regclass AND d.deptype = 'e'
           JOIN pg_class c ON c.oid = d.objid
          WHERE x.extname = ext AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+        UNION ALL
+        -- Released tables (520_blueprint_release.sql) are dropped with the blueprint too.
+        SELECT t, '' FROM keel._blueprint_released_tables(ext) t
     LOOP
         EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s %s)', r.tbl, r.filter) INTO v_found;
         IF v_found THEN

@@ -1,0 +1,79 @@
+-- Released blueprint tables (src/sql/keel/520_blueprint_release.sql): the tables keel keeps
+-- changing after the install (audit chains, time partitions) leave their extension so
+-- pg_dump carries them whole, and still go with their blueprint.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS keel;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+CREATE SCHEMA "rel tp";
+CREATE SCHEMA rel_ce;
+CREATE EXTENSION keel_terminalpp SCHEMA "rel tp";
+CREATE EXTENSION keel_cozyengine SCHEMA rel_ce;
+
+-- 1. Released: not members, recorded, chained; their partitions are not members either.
+SELECT ext, table_schema, table_name FROM keel.blueprint_released
+ WHERE table_schema IN ('rel tp', 'rel_ce') ORDER BY 2, 3;
+SELECT c.relname, e.extname
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
+  LEFT JOIN pg_extension e ON e.oid = d.refobjid
+ WHERE n.nspname IN ('rel tp', 'rel_ce')
+   AND c.relname IN ('audit_logs', 'audit_events', 'audit_events_2026_01', 'users', 'messages')
+ ORDER BY 1;
+SELECT count(*) AS chained FROM keel.audit_chain
+ WHERE table_name IN ('"rel tp".audit_logs', 'rel_ce.audit_events');
+
+-- 2. An empty blueprint drops with its released tables and forgets their chains.
+DROP EXTENSION keel_cozyengine;
+SELECT to_regclass('rel_ce.audit_events') AS audit_events,
+       to_regclass('rel_ce.audit_events_2026_01') AS a_partition,
+       (SELECT count(*) FROM keel.audit_chain WHERE table_name = 'rel_ce.audit_events') AS chain,
+       (SELECT count(*) FROM keel.blueprint_released WHERE table_schema = 'rel_ce') AS released;
+-- and installs again in the same schema
+CREATE EXTENSION keel_cozyengine SCHEMA rel_ce;
+SELECT count(*) AS chained_again FROM keel.audit_chain WHERE table_name = 'rel_ce.audit_events';
+DROP EXTENSION keel_cozyengine CASCADE;
+SELECT to_regclass('rel_ce.audit_events') AS audit_events_after_cascade;
+
+-- 3. Rows in a released table alone hold the blueprint: the drop guard counts them.
+INSERT INTO "rel tp".audit_logs (action, resource_type) VALUES ('login', 'user');
+SELECT count(*) AS member_rows FROM "rel tp".users;
+DROP EXTENSION keel_terminalpp;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) AS audit_rows_kept FROM "rel tp".audit_logs;
+SELECT keel.drop_blueprint('keel_terminalpp', force => true);
+SELECT to_regclass('"rel tp".audit_logs') AS audit_logs,
+       (SELECT count(*) FROM keel.audit_chain WHERE table_name = '"rel tp".audit_logs') AS chain,
+       (SELECT count(*) FROM keel.blueprint_released WHERE table_schema = 'rel tp') AS released;
+
+-- 4. DROP EXTENSION of something that is not there, or not a blueprint, is untouched.
+DROP EXTENSION IF EXISTS keel_no_such_blueprint;
+DROP EXTENSION keel_no_such_blueprint;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
+-- 5. Bad input.
+SELECT keel.release_blueprint_table(NULL, 'pg_class');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT keel.release_blueprint_table('keel', NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+CREATE TABLE rel_ce.plain (id int);
+SELECT keel.release_blueprint_table('keel', 'rel_ce.plain');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT keel.release_blueprint_table('keel_no_such_blueprint', 'rel_ce.plain');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
+-- 6. Only an administrator releases tables.
+CREATE ROLE release_app;
+SET ROLE release_app;
+SELECT keel.release_blueprint_table('keel', 'pg_catalog.pg_class');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM keel.blueprint_released;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+DROP ROLE release_app;
+
+SET client_min_messages = warning;
+DROP SCHEMA "rel tp", rel_ce CASCADE;
+RESET client_min_messages;
+DELETE FROM keel.data_keys
+ WHERE name IN ('terminalpp:rel tp', 'terminalpp-audit:rel tp', 'cozyengine-audit:rel_ce');
