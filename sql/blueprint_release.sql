@@ -32,8 +32,14 @@ SELECT to_regclass('rel_ce.audit_events') AS audit_events,
 -- and installs again in the same schema
 CREATE EXTENSION keel_cozyengine SCHEMA rel_ce;
 SELECT count(*) AS chained_again FROM keel.audit_chain WHERE table_name = 'rel_ce.audit_events';
+-- the install's own row (the default personality) does not hold the blueprint, an edit of it does
+SELECT count(*) AS install_rows FROM rel_ce.personalities;
+UPDATE rel_ce.personalities SET description = 'ours now' WHERE id = 'assistant-v1';
 DROP EXTENSION keel_cozyengine CASCADE;
-SELECT to_regclass('rel_ce.audit_events') AS audit_events_after_cascade;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT keel.drop_blueprint('keel_cozyengine', force => true, "cascade" => true);
+SELECT to_regclass('rel_ce.audit_events') AS audit_events_after_cascade,
+       (SELECT count(*) FROM keel.blueprint_own_rows WHERE ext = 'keel_cozyengine') AS own_rows_marks;
 
 -- 3. Rows in a released table alone hold the blueprint: the drop guard counts them.
 INSERT INTO "rel tp".audit_logs (action, resource_type) VALUES ('login', 'user');
@@ -61,6 +67,14 @@ SELECT keel.release_blueprint_table('keel', 'rel_ce.plain');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT keel.release_blueprint_table('keel_no_such_blueprint', 'rel_ce.plain');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+
+SELECT keel.mark_blueprint_own_rows('keel', NULL, 'true');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT keel.mark_blueprint_own_rows('keel', 'rel_ce.plain', 'id = ');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT keel.mark_blueprint_own_rows('keel', 'rel_ce.plain', 'no_such_column = 1');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM keel.blueprint_own_rows WHERE tbl::text = 'rel_ce.plain';
 
 -- 6. Only an administrator releases tables.
 CREATE ROLE release_app;

@@ -97,9 +97,63 @@ INSERT INTO nullable VALUES ('2024-05-05 00:00+00', 'may 2024');
 SELECT action, object, row_count FROM keel.run_maintenance('nullable', '2026-01-10 00:00+00');
 SELECT * FROM trig_log;
 
+-- ... also when the table's owner, no superuser, runs maintenance: keel switches the
+-- user triggers (row, statement, ALWAYS, on the default partition only) off for the
+-- move and back to exactly their former state.
+CREATE ROLE keel_part_mover;
+GRANT USAGE, CREATE ON SCHEMA partition_test TO keel_part_mover;
+GRANT INSERT ON trig_log TO keel_part_mover;
+GRANT EXECUTE ON FUNCTION keel.run_maintenance(regclass, timestamptz) TO keel_part_mover;
+GRANT SELECT ON keel.partition_config TO keel_part_mover;
+CREATE FUNCTION log_any() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO partition_test.trig_log
+    VALUES (TG_NAME || ' ' || TG_OP || ' ' || TG_LEVEL || coalesce(' ' || coalesce(NEW.v, OLD.v), ''));
+    RETURN NULL;
+END $$;
+CREATE TABLE owned (t timestamptz NOT NULL, v text) PARTITION BY RANGE (t);
+ALTER TABLE owned OWNER TO keel_part_mover;
+SELECT count(*) FROM keel.partition_by_time('owned', premake => 0, as_of => '2026-01-10 00:00+00');
+INSERT INTO owned VALUES ('2025-11-05 00:00+00', 'moved by its owner');
+CREATE TRIGGER o_row AFTER INSERT OR DELETE ON owned FOR EACH ROW EXECUTE FUNCTION log_any();
+CREATE TRIGGER o_stmt AFTER INSERT ON owned FOR EACH STATEMENT EXECUTE FUNCTION log_any();
+CREATE TRIGGER o_always AFTER INSERT ON owned FOR EACH ROW EXECUTE FUNCTION log_any();
+ALTER TABLE owned ENABLE ALWAYS TRIGGER o_always;
+CREATE TRIGGER o_off AFTER INSERT ON owned FOR EACH ROW EXECUTE FUNCTION log_any();
+ALTER TABLE owned DISABLE TRIGGER o_off;
+CREATE TRIGGER d_only AFTER DELETE ON owned_default FOR EACH ROW EXECUTE FUNCTION log_any();
+TRUNCATE trig_log;
+SET ROLE keel_part_mover;
+SELECT action, object, row_count FROM keel.run_maintenance('owned', '2026-01-10 00:00+00');
+RESET ROLE;
+SELECT * FROM trig_log;
+SELECT tgrelid::regclass, tgname, tgenabled FROM pg_trigger
+ WHERE tgrelid IN (SELECT relid FROM pg_partition_tree('owned')) AND NOT tgisinternal ORDER BY 1, 2;
+SELECT tableoid::regclass AS lives_in, t, v FROM owned;
+INSERT INTO owned VALUES ('2025-11-06 00:00+00', 'a new row');
+SELECT * FROM trig_log ORDER BY 1;
+
+-- A table referenced by a foreign key: deleting rows from its default partition would
+-- run the referencing table's ON DELETE CASCADE.  keel holds it back with
+-- session_replication_role = replica, so only a superuser may move such rows; the
+-- owner gets an error row and nothing changes.
+CREATE TABLE referenced (id int NOT NULL, t timestamptz NOT NULL, PRIMARY KEY (id, t)) PARTITION BY RANGE (t);
+ALTER TABLE referenced OWNER TO keel_part_mover;
+SELECT count(*) FROM keel.partition_by_time('referenced', premake => 0, as_of => '2026-01-10 00:00+00');
+CREATE TABLE referencing (id int, t timestamptz, FOREIGN KEY (id, t) REFERENCES referenced ON DELETE CASCADE);
+INSERT INTO referenced VALUES (1, '2025-10-03 00:00+00');
+INSERT INTO referencing VALUES (1, '2025-10-03 00:00+00');
+SET ROLE keel_part_mover;
+SELECT action, object, row_count, detail FROM keel.run_maintenance('referenced', '2026-01-10 00:00+00');
+RESET ROLE;
+SELECT action, object, row_count FROM keel.run_maintenance('referenced', '2026-01-10 00:00+00');
+SELECT tableoid::regclass AS lives_in, id, t FROM referenced;
+SELECT id, t FROM referencing;
+
 -- 4. New partitions carry indexes, constraints, owner, privileges and triggers.
 CREATE ROLE keel_part_owner;
 CREATE ROLE keel_part_reader;
+CREATE ROLE keel_part_auditor;
 CREATE TABLE carried (
     id bigint NOT NULL,
     at timestamptz NOT NULL,
@@ -110,6 +164,8 @@ CREATE INDEX carried_amount ON carried (amount);
 ALTER TABLE carried OWNER TO keel_part_owner;
 GRANT SELECT ON carried TO keel_part_reader;
 GRANT INSERT, UPDATE ON carried TO keel_part_reader WITH GRANT OPTION;
+GRANT SELECT (id, at), UPDATE (amount) ON carried TO keel_part_auditor;
+GRANT REFERENCES (id) ON carried TO keel_part_auditor WITH GRANT OPTION;
 CREATE TRIGGER carried_log AFTER INSERT ON carried FOR EACH ROW EXECUTE FUNCTION log_insert();
 SELECT action, object FROM keel.partition_by_time('carried', premake => 1, as_of => '2026-05-01 00:00+00');
 SELECT c.relname, pg_get_userbyid(c.relowner) AS owner, c.relacl
@@ -117,6 +173,10 @@ SELECT c.relname, pg_get_userbyid(c.relowner) AS owner, c.relacl
 SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'partition_test' AND tablename = 'carried_2026_06' ORDER BY 2;
 SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'carried_2026_06'::regclass ORDER BY 1;
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'carried_2026_06'::regclass AND NOT tgisinternal;
+-- column privileges, the same on the parent and on each new partition
+SELECT attrelid::regclass, attname, attacl FROM pg_attribute
+ WHERE attrelid IN ('carried'::regclass, 'carried_2026_05'::regclass, 'carried_2026_06'::regclass)
+   AND attacl IS NOT NULL ORDER BY 1, 2;
 INSERT INTO carried VALUES (1, '2026-06-03', -1);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 GRANT USAGE ON SCHEMA partition_test TO keel_part_reader;
@@ -126,6 +186,13 @@ DELETE FROM carried_2026_06;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET ROLE;
 REVOKE USAGE ON SCHEMA partition_test FROM keel_part_reader;
+GRANT USAGE ON SCHEMA partition_test TO keel_part_auditor;
+SET ROLE keel_part_auditor;
+SELECT id, at FROM carried_2026_06;
+SELECT amount FROM carried_2026_06;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+REVOKE USAGE ON SCHEMA partition_test FROM keel_part_auditor;
 
 -- 5. Retention by the real bounds, not by names: a hand-made partition with any name
 -- is retired when wholly older than the cutoff; one that straddles it stays.
@@ -220,4 +287,8 @@ DROP SCHEMA partition_test CASCADE;
 RESET client_min_messages;
 DROP ROLE keel_part_owner;
 DROP ROLE keel_part_reader;
+DROP ROLE keel_part_auditor;
+REVOKE ALL ON FUNCTION keel.run_maintenance(regclass, timestamptz) FROM keel_part_mover;
+REVOKE ALL ON keel.partition_config FROM keel_part_mover;
+DROP ROLE keel_part_mover;
 SELECT count(*) AS registrations_left FROM keel.partition_config WHERE parent::oid NOT IN (SELECT oid FROM pg_class);

@@ -36,6 +36,7 @@ extern "C" {
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "executor/tuptable.h"
 #include "mb/pg_wchar.h"
@@ -97,7 +98,7 @@ struct ParentInfo {
     std::string key_column;  // raw
     bool owner_is_me = true;
     bool has_acl = false;
-    bool has_user_triggers = false;
+    int natts = 0;
     std::vector<std::string> columns;  // quoted, non-dropped, non-generated
     std::vector<PartInfo> parts;       // non-default
     bool has_default = false;
@@ -249,12 +250,7 @@ ParentInfo ReadParent(Oid oid) {
         }
         return !isnull;
     });
-    if (rel->trigdesc != nullptr) {
-        for (int i = 0; i < rel->trigdesc->numtriggers; i++) {
-            if (!rel->trigdesc->triggers[i].tgisinternal)
-                info.has_user_triggers = true;
-        }
-    }
+    info.natts = desc->natts;
 
     PartitionDesc pd = PgCall([&] { return RelationGetPartitionDesc(rel, false); });
     PartitionBoundInfo bi = pd->boundinfo;
@@ -317,7 +313,8 @@ bool DefaultHasRows(Oid def) {
             ReleaseSysCache(tup);
             if (plain) {
                 SMgrRelation smgr = smgropen(node, InvalidBackendId);
-                if (smgrexists(smgr, MAIN_FORKNUM) && smgrnblocks(smgr, MAIN_FORKNUM) == 0) return false;
+                if (smgrexists(smgr, MAIN_FORKNUM) && smgrnblocks(smgr, MAIN_FORKNUM) == 0)
+                    return false;
             }
         }
         Relation rel = table_open(def, NoLock);
@@ -427,8 +424,9 @@ std::string NameRows(const NamedRows& rows) {
     return s;
 }
 
-// Suppresses user triggers (session_replication_role = replica) for the moves in
-// scope: moving a row is not a new row, so audit and timestamp triggers must not fire.
+// session_replication_role = replica for the statements in scope (superusers only: see
+// Maintainer::Evacuate): holds back the ON DELETE actions of foreign keys referencing
+// the table while its rows move out of the default partition.
 class ReplicaRole {
   public:
     explicit ReplicaRole(bool needed) {
@@ -453,6 +451,46 @@ class ReplicaRole {
 
   private:
     int nest_ = 0;
+};
+
+// Keeps the user's triggers of the relations added quiet until Restore(): each
+// relation's enabled user triggers are recorded and switched off (ALTER TABLE ONLY ...
+// DISABLE TRIGGER USER, which the table's owner may do: no superuser setting needed),
+// then each is switched back to exactly its former state (ENABLE, ENABLE ALWAYS,
+// ENABLE REPLICA).  All inside the table's subtransaction, under its ACCESS EXCLUSIVE
+// lock: no other session ever sees them off, and an error rolls the switch back with
+// everything else.  Internal triggers (foreign keys) are not touched.
+class QuietTriggers {
+  public:
+    void Add(Oid rel, const std::string& qualified) {
+        ExecOids(
+            "SELECT t.tgname, t.tgenabled FROM pg_catalog.pg_trigger t WHERE t.tgrelid = $1 "
+            "AND NOT t.tgisinternal AND t.tgenabled <> 'D' ORDER BY t.tgname",
+            rel);
+        std::string enable;
+        for (uint64 i = 0; i < SPI_processed; i++) {
+            char* name = PgCall(
+                [&] { return SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1); });
+            char* state = PgCall(
+                [&] { return SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2); });
+            const char* how = state[0] == 'A'   ? "ENABLE ALWAYS TRIGGER "
+                              : state[0] == 'R' ? "ENABLE REPLICA TRIGGER "
+                                                : "ENABLE TRIGGER ";
+            enable += (enable.empty() ? "" : ", ") + std::string(how) + Quote(name);
+        }
+        if (enable.empty())
+            return;
+        Exec("ALTER TABLE ONLY " + qualified + " DISABLE TRIGGER USER");
+        restore_ += "ALTER TABLE ONLY " + qualified + " " + enable + ";\n";
+    }
+    void Restore() {
+        if (!restore_.empty())
+            Exec(restore_);
+        restore_.clear();
+    }
+
+  private:
+    std::string restore_;
 };
 
 // ---- one parent ----------------------------------------------------------------------
@@ -485,6 +523,7 @@ class Maintainer {
                Literal(pt::BoundLiteral(start_day, info_.key_type)) + ") TO (" +
                Literal(pt::BoundLiteral(end_day, info_.key_type)) + ")";
     }
+    bool HasColumnAcl();
     void Created(const std::string& raw_name, int64_t start_day, const std::string& why);
     void LockForWork();
     void Evacuate(const pt::Plan& plan);
@@ -496,11 +535,35 @@ class Maintainer {
     ParentInfo info_;
     bool locked_for_work_ = false;
     std::vector<int64_t> made_;  // period starts created in this run
+    int column_acl_ = -1;        // parent has column privileges: -1 not looked at yet
 };
+
+// Whether a column of the parent carries privileges of its own (GRANT SELECT (col) ...).
+// Looked at once, and only when a partition is made: the warm path never pays for it.
+bool Maintainer::HasColumnAcl() {
+    if (column_acl_ < 0) {
+        Oid oid = info_.oid;
+        int natts = info_.natts;
+        column_acl_ = PgCall([&] {
+            for (int i = 1; i <= natts; i++) {
+                HeapTuple tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(oid), Int16GetDatum(i));
+                if (!HeapTupleIsValid(tup))
+                    continue;
+                bool isnull = true;
+                SysCacheGetAttr(ATTNUM, tup, Anum_pg_attribute_attacl, &isnull);
+                ReleaseSysCache(tup);
+                if (!isnull)
+                    return 1;
+            }
+            return 0;
+        });
+    }
+    return column_acl_ == 1;
+}
 
 void Maintainer::Created(const std::string& raw_name, int64_t start_day, const std::string& why) {
     std::string qualified = info_.schema + "." + Quote(raw_name.c_str());
-    if (!info_.owner_is_me || info_.has_acl) {
+    if (!info_.owner_is_me || info_.has_acl || HasColumnAcl()) {
         Exec("SELECT keel._partition_inherit_access(" + Literal(info_.qualified) + "::regclass, " +
              Literal(qualified) + "::regclass)");
     }
@@ -643,12 +706,26 @@ void Maintainer::Evacuate(const pt::Plan& plan) {
     if (movable.empty())
         return;
 
-    if (info_.has_user_triggers && !superuser()) {
+    // A moved row is not a new row: the user's triggers stay quiet while rows move (see
+    // QuietTriggers), and so must the ON DELETE actions of foreign keys that reference
+    // the table -- deleting the rows from the default partition would otherwise cascade
+    // into, or fail on, the referencing tables.  Only session_replication_role = replica
+    // holds those back, and it is a superuser setting (user code run by the move --
+    // CHECK constraints, index expressions -- would run with foreign keys unenforced).
+    Oid parent_oid = info_.oid;
+    ExecOids(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint "
+        "WHERE contype = 'f' AND confrelid IN ($1, $2))",
+        parent_oid, def);
+    bool referenced = ResultBool(0, 1);
+    if (referenced && !superuser()) {
         core::Throw(
             ErrorKind::kInsufficientPrivilege,
-            "moving rows out of the default partition of a table with triggers needs a superuser",
-            "keel switches the table's triggers off (session_replication_role = replica) while it "
-            "moves rows, so that moving a row does not count as inserting it.",
+            "moving rows out of the default partition of a table referenced by a foreign key "
+            "needs a superuser",
+            "Deleting the rows from the default partition would run the ON DELETE actions of "
+            "the referencing tables; keel holds them back with session_replication_role = "
+            "replica, which only a superuser may set.",
             "Run keel.run_maintenance() as a superuser, or let the background worker do it.");
     }
 
@@ -668,17 +745,38 @@ void Maintainer::Evacuate(const pt::Plan& plan) {
 
     Exec("CREATE TEMP TABLE keel_evacuation AS SELECT " + cols + " FROM ONLY " + info_.def.name +
          " WITH NO DATA");
-    ReplicaRole role(info_.has_user_triggers);
-    uint64 taken =
-        Exec("WITH moved AS (DELETE FROM ONLY " + info_.def.name + " WHERE " + cond +
-             " RETURNING " + cols + ") INSERT INTO pg_temp.keel_evacuation SELECT * FROM moved");
+    QuietTriggers quiet;
+    quiet.Add(def, info_.def.name);
+    uint64 taken = 0;
+    {
+        ReplicaRole role(referenced);
+        taken = Exec("WITH moved AS (DELETE FROM ONLY " + info_.def.name + " WHERE " + cond +
+                     " RETURNING " + cols +
+                     ") INSERT INTO pg_temp.keel_evacuation SELECT * FROM moved");
+        role.Restore();
+    }
+    // The partitions are made with every trigger as it was (PostgreSQL copies the
+    // parent's trigger states onto the partition), and event triggers see them.
     std::string creates;
     for (auto& [start, name] : movable)
         creates += CreateSql(start, name) + ";\n";
     Exec(creates);
-    uint64 put = Exec("INSERT INTO " + info_.qualified + " (" + cols +
-                      ") OVERRIDING SYSTEM VALUE SELECT " + cols + " FROM pg_temp.keel_evacuation");
-    role.Restore();
+    quiet.Add(parent_oid, info_.qualified);
+    for (auto& [start, name] : movable) {
+        std::string qualified = info_.schema + "." + Quote(name.c_str());
+        const char* n = name.c_str();
+        Oid nsp = info_.nsp;
+        Oid part = PgCall([&] { return get_relname_relid(n, nsp); });
+        quiet.Add(part, qualified);
+    }
+    uint64 put = 0;
+    {
+        ReplicaRole role(referenced);
+        put = Exec("INSERT INTO " + info_.qualified + " (" + cols +
+                   ") OVERRIDING SYSTEM VALUE SELECT " + cols + " FROM pg_temp.keel_evacuation");
+        role.Restore();
+    }
+    quiet.Restore();
     Exec("DROP TABLE pg_temp.keel_evacuation");
     if (taken != put || static_cast<int64_t>(taken) != total) {
         core::Throw(ErrorKind::kInternal, "rows moved out of the default partition do not add up",

@@ -11,9 +11,11 @@
 #      the same plaintext, every chain verifies (also against the digest taken before),
 #      new rows chain and encrypt, updated_at still fires, maintenance runs;
 #  (d) the updated database's extensions are exactly a fresh install's: per extension,
-#      a sorted description of every member object (definitions, ACLs, comments,
+#      a sorted description of every member object and every table it released from
+#      itself (keel.blueprint_released) (definitions, ACLs, comments,
 #      columns, constraints, indexes, triggers, event triggers, text search objects,
-#      extconfig) and of what it registered with the engine, compared line by line.
+#      extconfig) and of what it registered with the engine, compared line by line;
+#  (e) the whole pg_regress suite passes against keel updated from each earlier version.
 # (d) is what catches a change to src/sql/<ext>/ that was not also added to
 # src/sql/upgrade/<ext>--<old>--<new>.sql: its failure prints the difference.
 use strict;
@@ -23,6 +25,7 @@ use KeelTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 
 my @BLUEPRINTS = (
     [ 'keel_coderunner',  'cr' ],
@@ -58,8 +61,15 @@ WITH ext AS (
       FROM pg_catalog.pg_depend d, ext
      WHERE d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.refobjid = ext.oid AND d.deptype = 'e'
 ), rel AS (
-    SELECT c.oid, c.relkind, m.what
+    SELECT c.oid, c.relkind, m.what, false AS released
       FROM pg_catalog.pg_class c JOIN m ON m.classid = 'pg_catalog.pg_class'::regclass AND m.objid = c.oid
+    UNION ALL
+    -- tables a blueprint released from its extension (keel.release_blueprint_table) are
+    -- still its own: compared like members
+    SELECT c.oid, c.relkind, pg_catalog.pg_describe_object('pg_catalog.pg_class'::regclass, c.oid, 0), true
+      FROM ext JOIN keel.blueprint_released br ON br.ext = ext.extname
+      JOIN pg_catalog.pg_namespace ns ON ns.nspname = br.table_schema
+      JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = br.table_name
 ), lines(k, n, line) AS (
     SELECT 'extension', 0, format('version %s, relocatable %s, schema %s, schema acl %s, schema comment %s',
                                   e.extversion, e.extrelocatable, e.extnamespace::regnamespace,
@@ -70,6 +80,9 @@ WITH ext AS (
       FROM ext JOIN pg_catalog.pg_extension e ON e.oid = ext.oid, unnest(e.extconfig, e.extcondition) c(tbl, cond)
     UNION ALL
     SELECT m.what, 0, 'member; comment: ' || coalesce(pg_catalog.obj_description(m.objid, m.classid::regclass::name), '-') FROM m
+    UNION ALL
+    SELECT r.what, 0, 'released from the extension; comment: ' || coalesce(pg_catalog.obj_description(r.oid, 'pg_class'), '-')
+      FROM rel r WHERE r.released
     UNION ALL
     SELECT m.what, 1, format('initial privileges (%s): %s', ip.privtype, ip.initprivs)
       FROM m JOIN pg_catalog.pg_init_privs ip ON ip.classoid = m.classid AND ip.objoid = m.objid AND ip.objsubid = 0
@@ -382,6 +395,26 @@ for my $from (@old) {
             "$db: $e updated from $from has exactly the objects of a fresh $current install ("
               . scalar(split /\n/, $fresh{$e}) . ' facts compared)');
     }
+}
+
+# Behaviour: the whole pg_regress suite passes on a database whose keel was installed at
+# each earlier version and then updated (the suite's tests find keel there and use it;
+# the blueprints they create are the current version).
+my @regress = map { m{([^/]+)\.sql$} ? $1 : () } sort glob("$ENV{KEEL_SRC}/sql/*.sql");
+for my $from (@old) {
+    (my $db = "regress_from_$from") =~ s/\W/_/g;
+    $node->safe_psql('postgres', "CREATE DATABASE $db");
+    $node->safe_psql($db, "CREATE EXTENSION keel VERSION '$from'; ALTER EXTENSION keel UPDATE");
+    my $out = $node->basedir . "/$db";
+    mkdir $out;
+    my ($stdout, $stderr) = ('', '');
+    my $ok = IPC::Run::run([ $ENV{PG_REGRESS}, '--use-existing', '--bindir=', '--host=' . $node->host,
+                             '--port=' . $node->port, "--inputdir=$ENV{KEEL_SRC}", "--outputdir=$out",
+                             "--dbname=$db", @regress ], '>', \$stdout, '2>', \$stderr);
+    my $passed = () = $stdout =~ /\.\.\. ok/g;
+    ok($ok && $passed == scalar(@regress),
+        "pg_regress on keel updated from $from: $passed of " . scalar(@regress) . ' tests pass')
+      or diag($stdout . $stderr . (-f "$out/regression.diffs" ? slurp_file("$out/regression.diffs") : ''));
 }
 
 # The comparison can fail: a changed comment, setting or volatility in a fresh install is

@@ -70,14 +70,27 @@ BEGIN
                        CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END,
                        CASE WHEN r.grantable THEN ' WITH GRANT OPTION' ELSE '' END);
     END LOOP;
+    -- Column privileges (GRANT SELECT (col) ON parent TO role): one GRANT per privilege
+    -- and grantee, naming its columns.
+    FOR r IN SELECT x.grantee, x.privilege_type, x.is_grantable AS grantable,
+                    string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) AS cols
+               FROM pg_attribute a, aclexplode(a.attacl) x
+              WHERE a.attrelid = parent AND a.attnum > 0 AND NOT a.attisdropped
+                AND a.attacl IS NOT NULL AND x.grantee <> v_owner
+              GROUP BY x.grantee, x.privilege_type, x.is_grantable
+              ORDER BY 1, 2, 3 LOOP
+        EXECUTE format('GRANT %s (%s) ON TABLE %s TO %s%s', r.privilege_type, r.cols, part,
+                       CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END,
+                       CASE WHEN r.grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
 END
 $$;
 
 REVOKE ALL ON FUNCTION keel._partition_inherit_access(regclass, regclass) FROM PUBLIC;
 
 COMMENT ON FUNCTION keel._partition_inherit_access(regclass, regclass) IS
-'Gives a new partition its parent''s owner and table privileges (declarative '
-'partitioning copies neither).';
+'Gives a new partition its parent''s owner, table privileges and column privileges '
+'(declarative partitioning copies none of them).';
 
 CREATE FUNCTION keel.partition_by_time(
     parent            regclass,

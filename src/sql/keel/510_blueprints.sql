@@ -32,7 +32,8 @@ COMMENT ON FUNCTION keel._blueprint_extensions() IS
 'The installed blueprint extensions: every extension that requires keel.';
 
 -- True when a blueprint's tables hold rows that a dump would carry (rows excluded by the
--- table's pg_extension_config_dump() filter are the install script's own and do not count).
+-- table's pg_extension_config_dump() filter, and rows keel.blueprint_own_rows says the
+-- install made, do not count).
 CREATE FUNCTION keel._blueprint_has_rows(ext name)
 RETURNS boolean
 LANGUAGE plpgsql STABLE
@@ -44,7 +45,10 @@ DECLARE
 BEGIN
     FOR r IN
         SELECT c.oid::regclass AS tbl,
-               coalesce(x.extcondition[array_position(x.extconfig, c.oid)], '') AS filter
+               coalesce(nullif(x.extcondition[array_position(x.extconfig, c.oid)], ''),
+                        (SELECT 'WHERE NOT (' || o.own_rows || ')' FROM keel.blueprint_own_rows o
+                          WHERE o.tbl = c.oid),
+                        '') AS filter
           FROM pg_extension x
           JOIN pg_depend d ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = x.oid
                           AND d.classid = 'pg_class'::regclass AND d.deptype = 'e'

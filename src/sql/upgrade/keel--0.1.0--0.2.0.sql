@@ -28,7 +28,8 @@ COMMENT ON TABLE keel.blueprint_released IS
 'Blueprint tables released from their extension so pg_dump carries them whole (definition, '
 'partitions, triggers, rows); dropped with their blueprint. Written by keel.release_blueprint_table().';
 
--- The released tables of a blueprint that exist now.
+-- The released tables of a blueprint that exist now, newest first: a table that references
+-- another was made after it, so dropping in this order needs no CASCADE.
 CREATE FUNCTION keel._blueprint_released_tables(ext name)
 RETURNS SETOF regclass
 LANGUAGE sql STABLE
@@ -39,7 +40,7 @@ AS $$
       JOIN pg_catalog.pg_namespace n ON n.nspname = r.table_schema
       JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = r.table_name
      WHERE r.ext = $1 AND c.relkind IN ('r', 'p')
-     ORDER BY c.oid
+     ORDER BY c.oid DESC
 $$;
 
 REVOKE ALL ON FUNCTION keel._blueprint_released_tables(name) FROM PUBLIC;
@@ -113,6 +114,7 @@ BEGIN
         v_count := v_count + 1;
     END LOOP;
     DELETE FROM keel.blueprint_released r WHERE r.ext = $1;
+    DELETE FROM keel.blueprint_own_rows o WHERE o.ext = $1;
     RETURN v_count;
 END
 $$;
@@ -146,7 +148,8 @@ COMMENT ON EVENT TRIGGER keel_blueprint_drop_tables IS
 'Drops the released tables of the blueprints a DROP EXTENSION drops.';
 
 -- True when a blueprint's tables hold rows that a dump would carry (rows excluded by the
--- table's pg_extension_config_dump() filter are the install script's own and do not count).
+-- table's pg_extension_config_dump() filter, and rows keel.blueprint_own_rows says the
+-- install made, do not count).
 CREATE OR REPLACE FUNCTION keel._blueprint_has_rows(ext name)
 RETURNS boolean
 LANGUAGE plpgsql STABLE
@@ -158,7 +161,10 @@ DECLARE
 BEGIN
     FOR r IN
         SELECT c.oid::regclass AS tbl,
-               coalesce(x.extcondition[array_position(x.extconfig, c.oid)], '') AS filter
+               coalesce(nullif(x.extcondition[array_position(x.extconfig, c.oid)], ''),
+                        (SELECT 'WHERE NOT (' || o.own_rows || ')' FROM keel.blueprint_own_rows o
+                          WHERE o.tbl = c.oid),
+                        '') AS filter
           FROM pg_extension x
           JOIN pg_depend d ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = x.oid
                           AND d.classid = 'pg_class'::regclass AND d.deptype = 'e'
@@ -177,6 +183,90 @@ BEGIN
 END
 $$;
 
+-- ---- partition maintenance (partition2, issue 5): new partitions carry the parent's
+-- column privileges (100_partition.sql)
+CREATE OR REPLACE FUNCTION keel._partition_inherit_access(parent regclass, part regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_owner oid;
+    v_acl   aclitem[];
+    r       record;
+BEGIN
+    SELECT c.relowner, c.relacl INTO v_owner, v_acl FROM pg_class c WHERE c.oid = parent;
+    IF (SELECT c.relowner FROM pg_class c WHERE c.oid = part) IS DISTINCT FROM v_owner THEN
+        EXECUTE format('ALTER TABLE %s OWNER TO %I', part, pg_get_userbyid(v_owner));
+    END IF;
+    FOR r IN SELECT a.grantee, a.privilege_type, bool_or(a.is_grantable) AS grantable
+               FROM aclexplode(v_acl) a
+              WHERE a.grantee <> v_owner
+              GROUP BY a.grantee, a.privilege_type
+              ORDER BY 1, 2 LOOP
+        EXECUTE format('GRANT %s ON TABLE %s TO %s%s', r.privilege_type, part,
+                       CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END,
+                       CASE WHEN r.grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+    -- Column privileges (GRANT SELECT (col) ON parent TO role): one GRANT per privilege
+    -- and grantee, naming its columns.
+    FOR r IN SELECT x.grantee, x.privilege_type, x.is_grantable AS grantable,
+                    string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) AS cols
+               FROM pg_attribute a, aclexplode(a.attacl) x
+              WHERE a.attrelid = parent AND a.attnum > 0 AND NOT a.attisdropped
+                AND a.attacl IS NOT NULL AND x.grantee <> v_owner
+              GROUP BY x.grantee, x.privilege_type, x.is_grantable
+              ORDER BY 1, 2, 3 LOOP
+        EXECUTE format('GRANT %s (%s) ON TABLE %s TO %s%s', r.privilege_type, r.cols, part,
+                       CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END,
+                       CASE WHEN r.grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END
+$$;
+
+REVOKE ALL ON FUNCTION keel._partition_inherit_access(regclass, regclass) FROM PUBLIC;
+
+COMMENT ON FUNCTION keel._partition_inherit_access(regclass, regclass) IS
+'Gives a new partition its parent''s owner, table privileges and column privileges '
+'(declarative partitioning copies none of them).';
+
+-- Rows a blueprint's install makes itself (CozyEngine's default personality) do not hold
+-- the blueprint against DROP EXTENSION, yet pg_dump must carry them, edits included: so
+-- they are not filtered out of the dump; the install marks them here instead (and makes
+-- them only outside a restore, which brings them back).  Made by every install, restores
+-- included, so this table is not dumped.
+CREATE TABLE keel.blueprint_own_rows (
+    tbl      regclass PRIMARY KEY,
+    ext      name NOT NULL,
+    own_rows text NOT NULL
+);
+REVOKE ALL ON keel.blueprint_own_rows FROM PUBLIC;
+
+COMMENT ON TABLE keel.blueprint_own_rows IS
+'Per blueprint table, an SQL condition matching the rows its install made unchanged: the drop '
+'guard does not count them. Written by keel.mark_blueprint_own_rows(); not dumped (every install writes it).';
+
+CREATE FUNCTION keel.mark_blueprint_own_rows(ext name, tbl regclass, own_rows text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF ext IS NULL OR tbl IS NULL OR own_rows IS NULL THEN
+        RAISE EXCEPTION 'keel.mark_blueprint_own_rows: ext, tbl and own_rows must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- Checked now, so the drop guard never meets a condition that does not parse.
+    EXECUTE format('SELECT 1 FROM %s WHERE (%s) LIMIT 0', tbl, own_rows);
+    INSERT INTO keel.blueprint_own_rows AS o (tbl, ext, own_rows) VALUES (tbl, ext, own_rows)
+    ON CONFLICT ON CONSTRAINT blueprint_own_rows_pkey DO UPDATE SET ext = EXCLUDED.ext, own_rows = EXCLUDED.own_rows;
+END
+$$;
+
+REVOKE ALL ON FUNCTION keel.mark_blueprint_own_rows(name, regclass, text) FROM PUBLIC;
+COMMENT ON FUNCTION keel.mark_blueprint_own_rows(name, regclass, text) IS
+'Called by a blueprint''s install script: rows of tbl matching own_rows (an SQL condition) are the '
+'install''s own and do not hold the blueprint against DROP EXTENSION; pg_dump still carries them.';
 
 -- ---- audit chain DDL guards (guards, issues 4 and 7)
 -- src/sql/keel/310_audit_chain_guards.sql, whole (all of it is new in 0.2.0):

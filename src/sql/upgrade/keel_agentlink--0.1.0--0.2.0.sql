@@ -12,8 +12,10 @@
 -- Plain SQL, run by the extension machinery: @extschema@ is the extension's schema,
 -- search_path is set by PostgreSQL for the script: qualify everything (pg_catalog., keel.).
 
--- ---- released blueprint tables (lead, issues 6/7): call_logs leaves the extension so pg_dump
--- carries it whole, with its audit chain's triggers (900_dump.sql).  Needs keel 0.2.0:
+
+-- ---- released blueprint tables (lead, issues 6/7): see 900_dump.sql.  Needs keel 0.2.0:
 -- run ALTER EXTENSION keel UPDATE first.
 SELECT keel.release_blueprint_table('keel_agentlink',
     pg_catalog.format('%I.call_logs', pg_catalog.current_schema())::regclass);
+SELECT keel.release_blueprint_table('keel_agentlink',
+    pg_catalog.format('%I.agents', pg_catalog.current_schema())::regclass);

@@ -11,3 +11,8 @@
 -- install and fails, naming the objects that differ, when a change is missing here.
 -- Plain SQL, run by the extension machinery: @extschema@ is the extension's schema,
 -- search_path is set by PostgreSQL for the script: qualify everything (pg_catalog., keel.).
+
+-- ---- released blueprint tables (lead, issues 6/7): see 900_dump.sql.  Needs keel 0.2.0:
+-- run ALTER EXTENSION keel UPDATE first.
+SELECT keel.release_blueprint_table('keel_coderunner',
+    pg_catalog.format('%I.deployments', pg_catalog.current_schema())::regclass);

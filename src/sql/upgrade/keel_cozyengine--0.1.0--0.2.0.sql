@@ -17,3 +17,10 @@
 -- run ALTER EXTENSION keel UPDATE first.
 SELECT keel.release_blueprint_table('keel_cozyengine',
     pg_catalog.format('%I.audit_events', pg_catalog.current_schema())::regclass);
+
+-- ---- the default personality is dumped, edits included (lead, issue 6): 900_dump.sql
+SELECT pg_catalog.pg_extension_config_dump(
+    pg_catalog.format('%I.personalities', pg_catalog.current_schema())::regclass, '');
+SELECT keel.mark_blueprint_own_rows('keel_cozyengine',
+    pg_catalog.format('%I.personalities', pg_catalog.current_schema())::regclass,
+    $$id = 'assistant-v1' AND updated_at = created_at$$);
