@@ -100,7 +100,7 @@ int32 ChooseAndLockSub(int32 chain_id, int32 nsubs) {
         }
     }
     if (nsubs <= 1) {
-        LockSub(chain_id, 0);
+        LockSubSpinning(chain_id, 0);
         return 0;
     }
     int32 start = MyProcPid % nsubs;
@@ -109,7 +109,7 @@ int32 ChooseAndLockSub(int32 chain_id, int32 nsubs) {
         if (TryLockSub(chain_id, s))
             return s;
     }
-    LockSub(chain_id, start);
+    LockSubSpinning(chain_id, start);
     return start;
 }
 
