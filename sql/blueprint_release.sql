@@ -52,12 +52,25 @@ SELECT to_regclass('"rel tp".audit_logs') AS audit_logs,
        (SELECT count(*) FROM keel.audit_chain WHERE table_name = '"rel tp".audit_logs') AS chain,
        (SELECT count(*) FROM keel.blueprint_released WHERE table_schema = 'rel tp') AS released;
 
--- 4. DROP EXTENSION of something that is not there, or not a blueprint, is untouched.
+-- 4. Restore detection: row_security off alone (a session may set it) is not a restore;
+--    pg_dump's own statement with it is.  An install typed by hand keeps its tables.
+SET row_security = off;
+SELECT keel.blueprint_restoring() AS what_a_row_trigger_sees;
+CREATE EXTENSION keel_cozyengine SCHEMA rel_ce;
+SELECT to_regclass('rel_ce.audit_events') IS NOT NULL AS audit_events_made;
+DROP EXTENSION keel_cozyengine;
+CREATE EXTENSION IF NOT EXISTS keel_cozyengine WITH SCHEMA rel_ce;
+SELECT to_regclass('rel_ce.audit_events') IS NULL AS left_to_the_dump,
+       (SELECT count(*) FROM rel_ce.personalities) AS personalities_left_to_the_dump;
+DROP EXTENSION keel_cozyengine;
+RESET row_security;
+
+-- 5. DROP EXTENSION of something that is not there, or not a blueprint, is untouched.
 DROP EXTENSION IF EXISTS keel_no_such_blueprint;
 DROP EXTENSION keel_no_such_blueprint;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 
--- 5. Bad input.
+-- 6. Bad input.
 SELECT keel.release_blueprint_table(NULL, 'pg_class');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT keel.release_blueprint_table('keel', NULL);
@@ -76,7 +89,7 @@ SELECT keel.mark_blueprint_own_rows('keel', 'rel_ce.plain', 'no_such_column = 1'
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM keel.blueprint_own_rows WHERE tbl::text = 'rel_ce.plain';
 
--- 6. Only an administrator releases tables.
+-- 7. Only an administrator releases tables.
 CREATE ROLE release_app;
 SET ROLE release_app;
 SELECT keel.release_blueprint_table('keel', 'pg_catalog.pg_class');

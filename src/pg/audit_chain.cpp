@@ -634,6 +634,12 @@ class Verifier {
     std::vector<SubState> subs_;
     std::unordered_multimap<chain::Hash, PendingLink, HashKey> pending_links_;
     std::unordered_multimap<chain::Hash, PendingRow, HashKey> pending_rows_;
+    // The row being paired right now: in tables stored in insertion order its link is
+    // usually the next one read, and meets it here without a trip through the maps.
+    bool waiting_ = false;
+    bool waiting_matched_ = false;
+    chain::Hash waiting_digest_;
+    PendingRow waiting_row_{};
     Break best_;
     int64 rows_checked_ = 0;
     uint64 extra_breaks_ = 0;
@@ -816,10 +822,14 @@ void Verifier::CheckLink(const LinkRow& l) {
     st.last_hash = l.link;
 
     PendingLink pl{l.sub, l.pos, prev, l.sig};
-    auto it = pending_rows_.find(l.digest);
+    auto it = pending_rows_.empty() ? pending_rows_.end() : pending_rows_.find(l.digest);
     if (it != pending_rows_.end()) {
         MatchRow(pl, it->second, static_cast<int64>(l.pos));
         pending_rows_.erase(it);
+    } else if (waiting_ && l.digest == waiting_digest_) {
+        MatchRow(pl, waiting_row_, static_cast<int64>(l.pos));
+        waiting_ = false;
+        waiting_matched_ = true;
     } else {
         pending_links_.emplace(l.digest, pl);
     }
@@ -977,9 +987,14 @@ void Verifier::Run(const chain::Digest* digest) {
             pr.sig_ok = !row.sig_null && row.sig_len == 64 &&
                         chain::ParseHash(std::string_view(row.sig, 64), &pr.sig);
         }
-        auto it = pending_links_.find(d);
+        auto it = pending_links_.empty() ? pending_links_.end() : pending_links_.find(d);
+        bool matched = false;
         if (it == pending_links_.end()) {
             // Pull links (round robin over the sub-chains) until this row's shows up.
+            waiting_ = true;
+            waiting_matched_ = false;
+            waiting_digest_ = d;
+            waiting_row_ = pr;
             int budget = 4 * nsubs;
             while (budget-- > 0) {
                 bool any = false;
@@ -992,14 +1007,15 @@ void Verifier::Run(const chain::Digest* digest) {
                         rr = (s + 1) % nsubs;
                     }
                 }
-                if (!any)
-                    break;
-                it = pending_links_.find(d);
-                if (it != pending_links_.end())
+                if (!any || waiting_matched_)
                     break;
             }
+            waiting_ = false;
+            matched = waiting_matched_;
         }
-        if (it != pending_links_.end()) {
+        if (matched) {
+            // paired in CheckLink
+        } else if (it != pending_links_.end()) {
             MatchRow(it->second, pr, static_cast<int64>(it->second.pos));
             pending_links_.erase(it);
         } else {

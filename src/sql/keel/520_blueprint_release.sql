@@ -53,6 +53,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_seq regclass;
+    v_empty boolean;
 BEGIN
     IF ext IS NULL OR tbl IS NULL THEN
         RAISE EXCEPTION 'keel.release_blueprint_table: ext and tbl must not be NULL'
@@ -65,10 +66,14 @@ BEGIN
         RAISE EXCEPTION 'table "%" is not a member of extension "%"', tbl, ext
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- The dump makes the table again, with its partitions, triggers and rows.  Only a
+    -- table the install has just made (empty) is ever dropped here.
     IF keel.blueprint_restoring() THEN
-        -- The dump makes the table again, with its partitions, triggers and rows.
-        EXECUTE format('DROP TABLE %s', tbl);
-        RETURN 'restoring';
+        EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s)', tbl) INTO v_empty;
+        IF v_empty THEN
+            EXECUTE format('DROP TABLE %s', tbl);
+            RETURN 'restoring';
+        END IF;
     END IF;
     -- Sequences owned by its columns go with it (pg_dump writes them with the table).
     FOR v_seq IN

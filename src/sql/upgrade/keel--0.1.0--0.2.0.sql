@@ -54,6 +54,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_seq regclass;
+    v_empty boolean;
 BEGIN
     IF ext IS NULL OR tbl IS NULL THEN
         RAISE EXCEPTION 'keel.release_blueprint_table: ext and tbl must not be NULL'
@@ -66,10 +67,14 @@ BEGIN
         RAISE EXCEPTION 'table "%" is not a member of extension "%"', tbl, ext
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- The dump makes the table again, with its partitions, triggers and rows.  Only a
+    -- table the install has just made (empty) is ever dropped here.
     IF keel.blueprint_restoring() THEN
-        -- The dump makes the table again, with its partitions, triggers and rows.
-        EXECUTE format('DROP TABLE %s', tbl);
-        RETURN 'restoring';
+        EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s)', tbl) INTO v_empty;
+        IF v_empty THEN
+            EXECUTE format('DROP TABLE %s', tbl);
+            RETURN 'restoring';
+        END IF;
     END IF;
     -- Sequences owned by its columns go with it (pg_dump writes them with the table).
     FOR v_seq IN
@@ -267,3 +272,28 @@ REVOKE ALL ON FUNCTION keel.mark_blueprint_own_rows(name, regclass, text) FROM P
 COMMENT ON FUNCTION keel.mark_blueprint_own_rows(name, regclass, text) IS
 'Called by a blueprint''s install script: rows of tbl matching own_rows (an SQL condition) are the '
 'install''s own and do not hold the blueprint against DROP EXTENSION; pg_dump still carries them.';
+
+-- ---- restore detection also reads the statement (lead, issue 6): 510_blueprints.sql
+-- A blueprint install inside a pg_dump restore (pg_dump's script always starts with
+-- SET row_security = off, which nothing else in a normal install does; CREATE EXTENSION
+-- leaves it alone) must not make what the dump brings back itself: keel's
+-- configuration rows (partitioning, keys, encrypted columns, chains, tasks), the
+-- released tables and the partitions.  The blueprints skip that wiring then; see
+-- docs/blueprints/README.md.  A session that turned row_security off itself is told
+-- apart by its statement: pg_dump always writes "CREATE EXTENSION IF NOT EXISTS <name>
+-- WITH SCHEMA <schema>", and never ALTER EXTENSION, so an install or update typed any
+-- other way is never taken for a restore.  (Row triggers, which run under COPY, see only
+-- row_security.)
+CREATE OR REPLACE FUNCTION keel.blueprint_restoring()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT NOT current_setting('row_security')::boolean
+       AND (current_query() !~* '(create|alter)\s+extension\M'
+            OR current_query() ~* '^\s*create\s+extension\s+if\s+not\s+exists\s+\S+\s+with\s+schema\s')
+$$;
+
+COMMENT ON FUNCTION keel.blueprint_restoring() IS
+'True when a blueprint is being installed by a pg_dump restore (row_security is off, as pg_dump''s script '
+'sets it, and the statement is pg_dump''s own CREATE EXTENSION IF NOT EXISTS ... WITH SCHEMA).';
