@@ -100,7 +100,7 @@ int32 ChooseAndLockSub(int32 chain_id, int32 nsubs) {
         }
     }
     if (nsubs <= 1) {
-        LockSub(chain_id, 0);
+        LockSubSpinning(chain_id, 0);
         return 0;
     }
     int32 start = MyProcPid % nsubs;
@@ -109,7 +109,7 @@ int32 ChooseAndLockSub(int32 chain_id, int32 nsubs) {
         if (TryLockSub(chain_id, s))
             return s;
     }
-    LockSub(chain_id, start);
+    LockSubSpinning(chain_id, start);
     return start;
 }
 
@@ -631,6 +631,9 @@ class Verifier {
     ChainConfig cfg_;
     chain::Sha256 sha_;
     std::map<std::pair<uint32, uint32>, std::unique_ptr<chain::HmacSha256>> keys_;
+    // The key version of the last link (consecutive links almost always share one).
+    uint32 last_key_id_ = 0, last_key_version_ = 0;
+    chain::HmacSha256* last_key_ = nullptr;
     std::vector<SubState> subs_;
     std::unordered_multimap<chain::Hash, PendingLink, HashKey> pending_links_;
     std::unordered_multimap<chain::Hash, PendingRow, HashKey> pending_rows_;
@@ -676,9 +679,15 @@ void Verifier::Report(BreakKind kind, int32 sub, int64 pos, std::string detail) 
 }
 
 chain::HmacSha256& Verifier::Key(uint32 key_id, uint32 version) {
+    if (last_key_ != nullptr && key_id == last_key_id_ && version == last_key_version_)
+        return *last_key_;
     auto it = keys_.find({key_id, version});
-    if (it != keys_.end())
+    if (it != keys_.end()) {
+        last_key_id_ = key_id;
+        last_key_version_ = version;
+        last_key_ = it->second.get();
         return *it->second;
+    }
     KeyBytes key;
     HmacKeyVersion(key_id, version, &key);
     std::unique_ptr<chain::HmacSha256> mac;
