@@ -297,3 +297,207 @@ $$;
 COMMENT ON FUNCTION keel.blueprint_restoring() IS
 'True when a blueprint is being installed by a pg_dump restore (row_security is off, as pg_dump''s script '
 'sets it, and the statement is pg_dump''s own CREATE EXTENSION IF NOT EXISTS ... WITH SCHEMA).';
+
+-- ---- enable_audit_chain chains the rows a table already holds (lead, issue 4):
+-- 300_audit_chain.sql.  A new argument, so the function is made again.
+DROP FUNCTION keel.enable_audit_chain(regclass, name, name, text, integer);
+CREATE FUNCTION keel._audit_chain_link_digest(chain_id integer, digest bytea)
+RETURNS text[]
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'keel_audit_chain_link_digest';
+
+REVOKE ALL ON FUNCTION keel._audit_chain_link_digest(integer, bytea) FROM PUBLIC;
+COMMENT ON FUNCTION keel._audit_chain_link_digest(integer, bytea) IS
+'Internal: appends a link for a row with this canonical digest, as the append trigger does; '
+'returns {previous link hash, signature} in hex. Used to chain the rows a table already holds.';
+
+CREATE FUNCTION keel.enable_audit_chain(
+    tbl regclass,
+    hash_column name DEFAULT NULL,
+    signature_column name DEFAULT NULL,
+    key_name text DEFAULT NULL,
+    sub_chains integer DEFAULT 1,
+    existing_rows_order name[] DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_kind  "char";
+    v_order text;
+    v_adopt record;
+    v_link  text[];
+    v_after bytea;
+    v_rows  bigint := 0;
+    v_id    integer;
+    v_col   name;
+    v_type  regtype;
+    v_typmod integer;
+    v_key   text := coalesce(key_name, 'audit_chain');
+    v_part  regclass;
+    v_bad   text;
+    v_empty boolean;
+BEGIN
+    IF tbl IS NULL OR sub_chains IS NULL THEN
+        RAISE EXCEPTION 'keel.enable_audit_chain: tbl and sub_chains must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF (hash_column IS NULL) <> (signature_column IS NULL) THEN
+        RAISE EXCEPTION 'hash_column and signature_column must be given together'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Either name both columns (the chain is kept in the rows) or neither '
+                           '(the chain is kept beside the table).';
+    END IF;
+    IF hash_column = signature_column THEN
+        RAISE EXCEPTION 'hash_column and signature_column must be different columns'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF sub_chains < 1 OR sub_chains > 64 THEN
+        RAISE EXCEPTION 'sub_chains must be between 1 and 64, not %', sub_chains
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_key = '' THEN
+        RAISE EXCEPTION 'key_name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    SELECT c.relkind INTO v_kind FROM pg_class c WHERE c.oid = tbl;
+    IF v_kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'keel.enable_audit_chain() needs a table or a partitioned table.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = tbl) THEN
+        RAISE EXCEPTION '"%" is a partition or an inheritance child', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Enable the chain on the partitioned table itself.';
+    END IF;
+    IF keel._audit_chain_id(tbl) IS NOT NULL THEN
+        RAISE EXCEPTION 'table "%" already has an audit chain', tbl
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+
+    FOREACH v_col IN ARRAY ARRAY[hash_column, signature_column] LOOP
+        CONTINUE WHEN v_col IS NULL;
+        SELECT a.atttypid::regtype, a.atttypmod INTO v_type, v_typmod
+          FROM pg_attribute a
+         WHERE a.attrelid = tbl AND a.attname = v_col AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'column "%" of relation "%" does not exist', v_col, tbl
+                USING ERRCODE = 'undefined_column';
+        END IF;
+        IF v_type NOT IN ('text'::regtype, 'varchar'::regtype)
+           OR (v_type = 'varchar'::regtype AND v_typmod <> -1 AND v_typmod - 4 < 64) THEN
+            RAISE EXCEPTION 'column "%" of relation "%" is of type %', v_col, tbl,
+                            format_type(v_type, v_typmod)
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'The chain writes 64 hexadecimal characters: use text or varchar(64).';
+        END IF;
+    END LOOP;
+
+    -- Columns keel cannot encode so that they survive a dump/restore unchanged.
+    SELECT string_agg(format('%I (%s)', a.attname, format_type(a.atttypid, a.atttypmod)), ', ')
+      INTO v_bad
+      FROM pg_attribute a
+      JOIN pg_type t ON t.oid = coalesce(nullif(keel._audit_base_type(a.atttypid), 0), a.atttypid)
+     WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+       AND (t.typtype IN ('c', 'p')
+            OR EXISTS (SELECT 1 FROM pg_type e WHERE e.oid = t.typelem AND t.typlen = -1
+                                                 AND e.typtype IN ('c', 'p')));
+    IF v_bad IS NOT NULL THEN
+        RAISE EXCEPTION 'relation "%" has columns of composite type: %', tbl, v_bad
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'The canonical row encoding covers scalar, enum, domain and array columns.';
+    END IF;
+
+    -- Rows already there are chained first, in the order the caller names (nobody may
+    -- write meanwhile: EXCLUSIVE lets readers in, writers wait for the commit).
+    IF existing_rows_order IS NOT NULL THEN
+        IF cardinality(existing_rows_order) = 0 OR array_position(existing_rows_order, NULL) IS NOT NULL THEN
+            RAISE EXCEPTION 'existing_rows_order must name at least one column, and no NULL'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT string_agg(CASE WHEN EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl
+                                               AND a.attname = o AND a.attnum > 0 AND NOT a.attisdropped)
+                               THEN format('t.%I', o) END, ', ' ORDER BY i)
+          INTO v_order
+          FROM unnest(existing_rows_order) WITH ORDINALITY AS u(o, i);
+        IF v_order IS NULL OR (SELECT count(*) FROM unnest(existing_rows_order) o
+                                WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl
+                                                     AND a.attname = o AND a.attnum > 0
+                                                     AND NOT a.attisdropped)) > 0 THEN
+            RAISE EXCEPTION 'existing_rows_order names a column that relation "%" does not have', tbl
+                USING ERRCODE = 'undefined_column',
+                      DETAIL = format('Columns given: %s.', existing_rows_order::text);
+        END IF;
+        IF hash_column = ANY (existing_rows_order) OR signature_column = ANY (existing_rows_order) THEN
+            RAISE EXCEPTION 'existing_rows_order cannot use the chain''s own columns'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        EXECUTE format('LOCK TABLE %s IN EXCLUSIVE MODE', tbl);
+    END IF;
+    EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s)', tbl) INTO STRICT v_empty;
+    IF NOT v_empty AND existing_rows_order IS NULL THEN
+        RAISE EXCEPTION 'table "%" is not empty', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Which order its rows were written in is not in the table; keel must be told.',
+                  HINT = 'Name the columns that order the existing rows, e.g. existing_rows_order => ''{created_at,id}'': they are chained first, in that order.';
+    END IF;
+
+    -- The HMAC key (made on first use; an existing key must have purpose hmac).
+    PERFORM keel.create_key(v_key, 'hmac', if_not_exists => true);
+
+    INSERT INTO keel.audit_chain (table_name, hash_column, signature_column, key_name, sub_chains, salt)
+    VALUES (tbl::text, hash_column, signature_column, v_key, sub_chains, uuid_send(gen_random_uuid()))
+    RETURNING chain_id INTO v_id;
+
+    -- The existing rows, linked one by one as the append trigger would link them.  In
+    -- row mode each row then gets its previous_hash and signature; a trigger of the
+    -- table that changed the row on that UPDATE would make its digest wrong, so the row
+    -- is hashed again afterwards and the whole call fails (and leaves nothing) if it moved.
+    IF NOT v_empty THEN
+        FOR v_adopt IN EXECUTE format(
+                'SELECT keel._audit_row_digest(%s, t) AS digest, t.tableoid AS rel, t.ctid AS tid '
+                'FROM %s t ORDER BY %s, t.tableoid, t.ctid', v_id, tbl, v_order) LOOP
+            v_link := keel._audit_chain_link_digest(v_id, v_adopt.digest);
+            IF hash_column IS NOT NULL THEN
+                EXECUTE format('UPDATE %s t SET %I = $1, %I = $2 WHERE t.tableoid = $3 AND t.ctid = $4 '
+                               'RETURNING keel._audit_row_digest(%s, t)',
+                               tbl, hash_column, signature_column, v_id)
+                   INTO v_after USING v_link[1], v_link[2], v_adopt.rel, v_adopt.tid;
+                IF v_after IS DISTINCT FROM v_adopt.digest THEN
+                    RAISE EXCEPTION 'a row of "%" changed while it was being chained', tbl
+                        USING ERRCODE = 'object_not_in_prerequisite_state',
+                              DETAIL = 'Writing the chain columns fired a trigger that changed other columns of the row.',
+                              HINT = 'Disable that trigger for the call (ALTER TABLE ... DISABLE TRIGGER), then enable it again.';
+                END IF;
+            END IF;
+            v_rows := v_rows + 1;
+        END LOOP;
+        RAISE NOTICE 'chained the % existing rows of "%"', v_rows, tbl;
+    END IF;
+
+    -- zz_: fires after every other BEFORE INSERT trigger, so it hashes the final row.
+    EXECUTE format('CREATE TRIGGER zz_keel_audit_chain BEFORE INSERT ON %s FOR EACH ROW '
+                   'EXECUTE FUNCTION keel.audit_chain_append(%L)', tbl, v_id);
+    EXECUTE format('CREATE TRIGGER keel_audit_chain_guard BEFORE UPDATE OR DELETE ON %s FOR EACH ROW '
+                   'EXECUTE FUNCTION keel.audit_chain_refuse()', tbl);
+    EXECUTE format('CREATE TRIGGER keel_audit_chain_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION keel.audit_chain_refuse()', tbl);
+    -- TRUNCATE triggers are not inherited by partitions: guard each one.
+    FOR v_part IN SELECT p.relid FROM pg_partition_tree(tbl) p WHERE p.relid <> tbl LOOP
+        EXECUTE format('CREATE TRIGGER keel_audit_chain_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION keel.audit_chain_refuse()', v_part);
+    END LOOP;
+    RETURN v_id;
+END
+$$;
+
+REVOKE ALL ON FUNCTION keel.enable_audit_chain(regclass, name, name, text, integer, name[]) FROM PUBLIC;
+
+COMMENT ON FUNCTION keel.enable_audit_chain(regclass, name, name, text, integer, name[]) IS
+'Makes a table (or partitioned table) a tamper-evident, append-only audit chain. With '
+'hash_column and signature_column (text or varchar(64)) each row carries hex(previous link hash) and '
+'hex(HMAC signature); without them the chain is kept beside the table in keel.audit_link. '
+'sub_chains > 1 is the scaling mode (independent sub-chains, one per concurrent writer). A table '
+'that already holds rows needs existing_rows_order (columns): those rows are chained first, in that '
+'order. Returns the chain id.';
