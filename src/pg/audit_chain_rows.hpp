@@ -102,6 +102,8 @@ void HmacKeyVersion(uint32 key_id, uint32 version, KeyBytes* out);
 // Sub-chain locks: transaction-level, so a position is owned until commit/abort.
 void LockSub(int32 chain_id, int32 sub);
 bool TryLockSub(int32 chain_id, int32 sub);
+// LockSub, retrying without queueing for a short while first (see the .cpp).
+void LockSubSpinning(int32 chain_id, int32 sub);
 
 // Last (highest position) row of keel.audit_link or keel.audit_checkpoint for a
 // sub-chain under the given snapshot.  False when there is none.
