@@ -14,10 +14,10 @@ void CheckSize(size_t bytes, size_t limit, std::string_view what, std::string_vi
           std::move(detail), std::move(hint));
 }
 
-std::string ShownName(std::string_view name) {
-    if (name.size() <= kShownNameBytes)
+std::string ShownName(std::string_view name, size_t max_bytes) {
+    if (name.size() <= max_bytes)
         return std::string(name);
-    size_t cut = kShownNameBytes;
+    size_t cut = max_bytes;
     // Back up to the first byte of a UTF-8 character (continuation bytes are 10xxxxxx).
     while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80)
         --cut;

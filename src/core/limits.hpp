@@ -35,7 +35,10 @@ void CheckSize(size_t bytes, size_t limit, std::string_view what, std::string_vi
 // A user-supplied name as an error message shows it: the whole name when it has at most
 // kShownNameBytes bytes, else its first bytes (cut on a UTF-8 character boundary) and
 // "..." -- a 10 MB name never ends up whole in a message or in the server log.
+// File paths are shown up to kShownPathBytes (PostgreSQL's MAXPGPATH): a real path is
+// always shorter, and the whole path is what the user needs to see.
 constexpr size_t kShownNameBytes = 64;
-std::string ShownName(std::string_view name);
+constexpr size_t kShownPathBytes = 1024;
+std::string ShownName(std::string_view name, size_t max_bytes = kShownNameBytes);
 
 }  // namespace keel::core

@@ -215,7 +215,8 @@ void ReadKeyFile(const char* path, const char* setting, char* buf, size_t cap, s
     if (fd < 0) {
         int err = errno;
         Throw(ErrorKind::kConfigError,
-              "could not open master key file \"" + core::ShownName(path) + "\": " + strerror(err),
+              "could not open master key file \"" + core::ShownName(path, core::kShownPathBytes) +
+                  "\": " + strerror(err),
               std::string("The file is named by ") + setting + ".",
               "Check the path and that the server's operating-system user can read the file.");
     }
@@ -240,8 +241,9 @@ void ReadKeyFile(const char* path, const char* setting, char* buf, size_t cap, s
     int err = errno;
     close(fd);
     if (n < 0) {
-        Throw(ErrorKind::kConfigError,
-              "could not read master key file \"" + core::ShownName(path) + "\": " + strerror(err));
+        Throw(ErrorKind::kConfigError, "could not read master key file \"" +
+                                           core::ShownName(path, core::kShownPathBytes) +
+                                           "\": " + strerror(err));
     }
     *len = static_cast<size_t>(n);
 }

@@ -58,3 +58,10 @@ TEST(Limits, ShownNameCutsOnACharacterBoundary) {
     name = std::string(61, 'a') + "\xe6\x95\xb0" + "tail";
     EXPECT_EQ(ShownName(name), std::string(61, 'a') + "\xe6\x95\xb0...");
 }
+
+TEST(Limits, ShownNameTakesALongerLimitForPaths) {
+    std::string path = "/" + std::string(1000, 'p') + "/master.key";
+    EXPECT_EQ(ShownName(path, keel::core::kShownPathBytes), path);
+    EXPECT_EQ(ShownName(std::string(2000, 'p'), keel::core::kShownPathBytes),
+              std::string(1024, 'p') + "...");
+}
