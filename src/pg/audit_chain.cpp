@@ -1368,3 +1368,44 @@ KEEL_FUNCTION(keel_audit_lock_chain) {
         LockSub(chain_id, s);
     PG_RETURN_VOID();
 }
+
+// keel._audit_chain_link_digest(chain_id, digest bytea) -> text[] {previous link hash,
+// signature} in hex: appends one link for a row whose canonical digest is given, exactly
+// as the append trigger would for an inserted row.  keel.enable_audit_chain() uses it to
+// chain the rows a table already holds, one by one in the order the caller chose.
+KEEL_FUNCTION(keel_audit_chain_link_digest) {
+    int32 chain_id = PG_GETARG_INT32(0);
+    bytea* d = PG_GETARG_BYTEA_PP(1);
+    if (VARSIZE_ANY_EXHDR(d) != keel::core::chain::kHashBytes) {
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("a row digest must be %d bytes, not %d",
+                               static_cast<int>(keel::core::chain::kHashBytes),
+                               static_cast<int>(VARSIZE_ANY_EXHDR(d)))));
+    }
+    keel::core::chain::Hash digest;
+    memcpy(digest.bytes, VARDATA_ANY(d), keel::core::chain::kHashBytes);
+    ChainConfig cfg;
+    LoadChainConfig(chain_id, &cfg);
+    EnsureCallbacks();
+    int32 sub = ChooseAndLockSub(chain_id, cfg.sub_chains);
+    uint64 head_pos;
+    keel::core::chain::Hash prev;
+    ReadHead(chain_id, sub, cfg.salt, &head_pos, &prev);
+    uint64 pos = head_pos + 1;
+    KeyBytes key;
+    ActiveHmacKey(cfg.key_name, &key);
+    keel::core::chain::Hash link, sig;
+    {
+        keel::core::chain::Sha256 sha;
+        link = keel::core::chain::LinkHash(sha, cfg.salt, static_cast<uint32>(sub), pos, prev,
+                                           digest);
+        keel::core::chain::HmacSha256 mac(key.bytes, sizeof key.bytes);
+        OPENSSL_cleanse(key.bytes, sizeof key.bytes);
+        sig = mac.Of(link.bytes, keel::core::chain::kHashBytes);
+    }
+    InsertLink(chain_id, sub, pos, digest, link, sig, key.key_id, key.version);
+    RememberHead(chain_id, sub, pos, link);
+    SharedHeadSet(chain_id, sub, cfg.salt, pos, link);
+    Datum elems[2] = {HexTextDatum(prev), HexTextDatum(sig)};
+    PG_RETURN_ARRAYTYPE_P(construct_array(elems, 2, TEXTOID, -1, false, TYPALIGN_INT));
+}

@@ -341,6 +341,15 @@ for my $from (@old) {
     }
 
     # ------------------------------------------------------------ (b) the update
+    # A blueprint first is refused with a clear error (it needs the current keel), and
+    # changes nothing.
+    for my $bp (@BLUEPRINTS) {
+        my ($ret, $stdout, $stderr) = $node->psql($db, "\\set VERBOSITY verbose\nALTER EXTENSION $bp->[0] UPDATE");
+        like($stderr, qr/ERROR:  55000: $bp->[0] needs keel \Q$current\E, the version of the installed files, but keel is at \Q$from\E/,
+            "$db: ALTER EXTENSION $bp->[0] UPDATE before keel's is refused (SQLSTATE 55000)");
+    }
+    is($node->safe_psql($db, q{SELECT string_agg(DISTINCT extversion, ',') FROM pg_catalog.pg_extension WHERE extname LIKE 'keel%'}),
+        $from, "$db: and every extension is still at $from");
     for my $e (@EXTENSIONS) {
         my ($ret, $stdout, $stderr) = $node->psql($db, "ALTER EXTENSION $e UPDATE");
         is($ret, 0, "$db: ALTER EXTENSION $e UPDATE") or diag($stderr);
@@ -404,7 +413,13 @@ my @regress = map { m{([^/]+)\.sql$} ? $1 : () } sort glob("$ENV{KEEL_SRC}/sql/*
 for my $from (@old) {
     (my $db = "regress_from_$from") =~ s/\W/_/g;
     $node->safe_psql('postgres', "CREATE DATABASE $db");
-    $node->safe_psql($db, "CREATE EXTENSION keel VERSION '$from'; ALTER EXTENSION keel UPDATE");
+    $node->safe_psql($db, "CREATE EXTENSION keel VERSION '$from'; CREATE SCHEMA early");
+    my ($ret, $stdout, $stderr) = $node->psql($db, "\\set VERBOSITY verbose\nCREATE EXTENSION keel_coderunner SCHEMA early");
+    like($stderr, qr/ERROR:  55000: keel_coderunner needs keel \Q$current\E, the version of the installed files, but keel is at \Q$from\E/,
+        "$db: CREATE EXTENSION of a current blueprint next to keel $from is refused (SQLSTATE 55000)");
+    is($node->safe_psql($db, "SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = 'early'::regnamespace"),
+        '0', "$db: and leaves nothing behind");
+    $node->safe_psql($db, "DROP SCHEMA early; ALTER EXTENSION keel UPDATE");
     my $out = $node->basedir . "/$db";
     mkdir $out;
     my ($stdout, $stderr) = ('', '');
