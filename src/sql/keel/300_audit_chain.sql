@@ -499,6 +499,8 @@ BEGIN
         DELETE FROM keel.audit_link l WHERE l.chain_id = v_id AND l.sub = r.sub AND l.pos <= r.hi;
     END LOOP;
     TRUNCATE pg_temp.keel_retire_digest;
+    -- The chain guard (310_audit_chain_guards.sql) now lets this transaction drop or detach it.
+    PERFORM keel._audit_chain_permit_retire(partition);
 END
 $$;
 
