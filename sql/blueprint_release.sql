@@ -32,8 +32,14 @@ SELECT to_regclass('rel_ce.audit_events') AS audit_events,
 -- and installs again in the same schema
 CREATE EXTENSION keel_cozyengine SCHEMA rel_ce;
 SELECT count(*) AS chained_again FROM keel.audit_chain WHERE table_name = 'rel_ce.audit_events';
+-- the install's own row (the default personality) does not hold the blueprint, an edit of it does
+SELECT count(*) AS install_rows FROM rel_ce.personalities;
+UPDATE rel_ce.personalities SET description = 'ours now' WHERE id = 'assistant-v1';
 DROP EXTENSION keel_cozyengine CASCADE;
-SELECT to_regclass('rel_ce.audit_events') AS audit_events_after_cascade;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT keel.drop_blueprint('keel_cozyengine', force => true, "cascade" => true);
+SELECT to_regclass('rel_ce.audit_events') AS audit_events_after_cascade,
+       (SELECT count(*) FROM keel.blueprint_own_rows WHERE ext = 'keel_cozyengine') AS own_rows_marks;
 
 -- 3. Rows in a released table alone hold the blueprint: the drop guard counts them.
 INSERT INTO "rel tp".audit_logs (action, resource_type) VALUES ('login', 'user');
@@ -46,12 +52,25 @@ SELECT to_regclass('"rel tp".audit_logs') AS audit_logs,
        (SELECT count(*) FROM keel.audit_chain WHERE table_name = '"rel tp".audit_logs') AS chain,
        (SELECT count(*) FROM keel.blueprint_released WHERE table_schema = 'rel tp') AS released;
 
--- 4. DROP EXTENSION of something that is not there, or not a blueprint, is untouched.
+-- 4. Restore detection: row_security off alone (a session may set it) is not a restore;
+--    pg_dump's own statement with it is.  An install typed by hand keeps its tables.
+SET row_security = off;
+SELECT keel.blueprint_restoring() AS what_a_row_trigger_sees;
+CREATE EXTENSION keel_cozyengine SCHEMA rel_ce;
+SELECT to_regclass('rel_ce.audit_events') IS NOT NULL AS audit_events_made;
+DROP EXTENSION keel_cozyengine;
+CREATE EXTENSION IF NOT EXISTS keel_cozyengine WITH SCHEMA rel_ce;
+SELECT to_regclass('rel_ce.audit_events') IS NULL AS left_to_the_dump,
+       (SELECT count(*) FROM rel_ce.personalities) AS personalities_left_to_the_dump;
+DROP EXTENSION keel_cozyengine;
+RESET row_security;
+
+-- 5. DROP EXTENSION of something that is not there, or not a blueprint, is untouched.
 DROP EXTENSION IF EXISTS keel_no_such_blueprint;
 DROP EXTENSION keel_no_such_blueprint;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 
--- 5. Bad input.
+-- 6. Bad input.
 SELECT keel.release_blueprint_table(NULL, 'pg_class');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT keel.release_blueprint_table('keel', NULL);
@@ -62,7 +81,15 @@ SELECT keel.release_blueprint_table('keel', 'rel_ce.plain');
 SELECT keel.release_blueprint_table('keel_no_such_blueprint', 'rel_ce.plain');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 
--- 6. Only an administrator releases tables.
+SELECT keel.mark_blueprint_own_rows('keel', NULL, 'true');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT keel.mark_blueprint_own_rows('keel', 'rel_ce.plain', 'id = ');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT keel.mark_blueprint_own_rows('keel', 'rel_ce.plain', 'no_such_column = 1');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM keel.blueprint_own_rows WHERE tbl::text = 'rel_ce.plain';
+
+-- 7. Only an administrator releases tables.
 CREATE ROLE release_app;
 SET ROLE release_app;
 SELECT keel.release_blueprint_table('keel', 'pg_catalog.pg_class');

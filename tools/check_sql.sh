@@ -4,6 +4,7 @@
 # hijacked by objects in the caller's schemas).  Prints nothing when all is well.
 cd "$(dirname "$0")/.." || exit 1
 perl -0777 -ne '
+    s/--[^\n]*//g;   # comments may mention CREATE FUNCTION (the upgrade scripts do)
     while (/CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+([^\s(]+)(.*?)\bAS\b/gis) {
         my ($name, $head) = ($1, $2);
         next if $head =~ /LANGUAGE\s+c\b/i;

@@ -55,6 +55,8 @@ if want checks; then
         "tools/check_sql.sh"
     check "every released version has an upgrade path to the current one" \
         "tools/check_upgrades.sh"
+    check "frozen install scripts equal what their release tag builds" \
+        "tools/check_released.sh"
     count checks "$ok" "$bad"
 fi
 

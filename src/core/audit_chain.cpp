@@ -123,6 +123,53 @@ void EncodeRow(std::vector<Field>& fields, std::string* out) {
     }
 }
 
+size_t FieldPrefixSize(std::string_view name, std::string_view type_name) noexcept {
+    return 2 + name.size() + 2 + type_name.size() + 1;
+}
+
+void WriteFieldPrefix(std::string_view name, std::string_view type_name, Form form,
+                      char* out) noexcept {
+    auto put16 = [&out](size_t v) {
+        out[0] = static_cast<char>(static_cast<uint8_t>(v >> 8));
+        out[1] = static_cast<char>(static_cast<uint8_t>(v));
+        out += 2;
+    };
+    put16(name.size());
+    memcpy(out, name.data(), name.size());
+    out += name.size();
+    put16(type_name.size());
+    memcpy(out, type_name.data(), type_name.size());
+    out += type_name.size();
+    *out = static_cast<char>(form);
+}
+
+void EncodeSortedRow(const SortedField* fields, size_t n, std::string* out) {
+    size_t total = 2 + 4;
+    for (size_t i = 0; i < n; i++)
+        total += fields[i].prefix.size() + 4 + fields[i].value.size();
+    out->resize(total);
+    auto* p = reinterpret_cast<uint8_t*>(&(*out)[0]);
+    auto put32 = [&p](uint32_t v) {
+        p[0] = static_cast<uint8_t>(v >> 24);
+        p[1] = static_cast<uint8_t>(v >> 16);
+        p[2] = static_cast<uint8_t>(v >> 8);
+        p[3] = static_cast<uint8_t>(v);
+        p += 4;
+    };
+    *p++ = 'R';
+    *p++ = kRowEncodingVersion;
+    put32(static_cast<uint32_t>(n));
+    for (size_t i = 0; i < n; i++) {
+        const SortedField& f = fields[i];
+        memcpy(p, f.prefix.data(), f.prefix.size());
+        p += f.prefix.size();
+        put32(static_cast<uint32_t>(f.value.size()));
+        if (!f.value.empty())
+            memcpy(p, f.value.data(), f.value.size());
+        p += f.value.size();
+    }
+}
+
 void EncodeArray(const std::vector<int>& lbounds, const std::vector<int>& lengths,
                  Form element_form, const std::vector<ArrayElement>& elements, std::string* out) {
     PutU32(out, static_cast<uint32_t>(lengths.size()));

@@ -100,7 +100,7 @@ int32 ChooseAndLockSub(int32 chain_id, int32 nsubs) {
         }
     }
     if (nsubs <= 1) {
-        LockSub(chain_id, 0);
+        LockSubSpinning(chain_id, 0);
         return 0;
     }
     int32 start = MyProcPid % nsubs;
@@ -109,7 +109,7 @@ int32 ChooseAndLockSub(int32 chain_id, int32 nsubs) {
         if (TryLockSub(chain_id, s))
             return s;
     }
-    LockSub(chain_id, start);
+    LockSubSpinning(chain_id, start);
     return start;
 }
 
@@ -631,9 +631,18 @@ class Verifier {
     ChainConfig cfg_;
     chain::Sha256 sha_;
     std::map<std::pair<uint32, uint32>, std::unique_ptr<chain::HmacSha256>> keys_;
+    // The key version of the last link (consecutive links almost always share one).
+    uint32 last_key_id_ = 0, last_key_version_ = 0;
+    chain::HmacSha256* last_key_ = nullptr;
     std::vector<SubState> subs_;
     std::unordered_multimap<chain::Hash, PendingLink, HashKey> pending_links_;
     std::unordered_multimap<chain::Hash, PendingRow, HashKey> pending_rows_;
+    // The row being paired right now: in tables stored in insertion order its link is
+    // usually the next one read, and meets it here without a trip through the maps.
+    bool waiting_ = false;
+    bool waiting_matched_ = false;
+    chain::Hash waiting_digest_;
+    PendingRow waiting_row_{};
     Break best_;
     int64 rows_checked_ = 0;
     uint64 extra_breaks_ = 0;
@@ -670,9 +679,15 @@ void Verifier::Report(BreakKind kind, int32 sub, int64 pos, std::string detail) 
 }
 
 chain::HmacSha256& Verifier::Key(uint32 key_id, uint32 version) {
+    if (last_key_ != nullptr && key_id == last_key_id_ && version == last_key_version_)
+        return *last_key_;
     auto it = keys_.find({key_id, version});
-    if (it != keys_.end())
+    if (it != keys_.end()) {
+        last_key_id_ = key_id;
+        last_key_version_ = version;
+        last_key_ = it->second.get();
         return *it->second;
+    }
     KeyBytes key;
     HmacKeyVersion(key_id, version, &key);
     std::unique_ptr<chain::HmacSha256> mac;
@@ -816,10 +831,14 @@ void Verifier::CheckLink(const LinkRow& l) {
     st.last_hash = l.link;
 
     PendingLink pl{l.sub, l.pos, prev, l.sig};
-    auto it = pending_rows_.find(l.digest);
+    auto it = pending_rows_.empty() ? pending_rows_.end() : pending_rows_.find(l.digest);
     if (it != pending_rows_.end()) {
         MatchRow(pl, it->second, static_cast<int64>(l.pos));
         pending_rows_.erase(it);
+    } else if (waiting_ && l.digest == waiting_digest_) {
+        MatchRow(pl, waiting_row_, static_cast<int64>(l.pos));
+        waiting_ = false;
+        waiting_matched_ = true;
     } else {
         pending_links_.emplace(l.digest, pl);
     }
@@ -977,9 +996,14 @@ void Verifier::Run(const chain::Digest* digest) {
             pr.sig_ok = !row.sig_null && row.sig_len == 64 &&
                         chain::ParseHash(std::string_view(row.sig, 64), &pr.sig);
         }
-        auto it = pending_links_.find(d);
+        auto it = pending_links_.empty() ? pending_links_.end() : pending_links_.find(d);
+        bool matched = false;
         if (it == pending_links_.end()) {
             // Pull links (round robin over the sub-chains) until this row's shows up.
+            waiting_ = true;
+            waiting_matched_ = false;
+            waiting_digest_ = d;
+            waiting_row_ = pr;
             int budget = 4 * nsubs;
             while (budget-- > 0) {
                 bool any = false;
@@ -992,14 +1016,15 @@ void Verifier::Run(const chain::Digest* digest) {
                         rr = (s + 1) % nsubs;
                     }
                 }
-                if (!any)
-                    break;
-                it = pending_links_.find(d);
-                if (it != pending_links_.end())
+                if (!any || waiting_matched_)
                     break;
             }
+            waiting_ = false;
+            matched = waiting_matched_;
         }
-        if (it != pending_links_.end()) {
+        if (matched) {
+            // paired in CheckLink
+        } else if (it != pending_links_.end()) {
             MatchRow(it->second, pr, static_cast<int64>(it->second.pos));
             pending_links_.erase(it);
         } else {
@@ -1342,4 +1367,45 @@ KEEL_FUNCTION(keel_audit_lock_chain) {
     for (int32 s = 0; s < cfg.sub_chains; s++)
         LockSub(chain_id, s);
     PG_RETURN_VOID();
+}
+
+// keel._audit_chain_link_digest(chain_id, digest bytea) -> text[] {previous link hash,
+// signature} in hex: appends one link for a row whose canonical digest is given, exactly
+// as the append trigger would for an inserted row.  keel.enable_audit_chain() uses it to
+// chain the rows a table already holds, one by one in the order the caller chose.
+KEEL_FUNCTION(keel_audit_chain_link_digest) {
+    int32 chain_id = PG_GETARG_INT32(0);
+    bytea* d = PG_GETARG_BYTEA_PP(1);
+    if (VARSIZE_ANY_EXHDR(d) != keel::core::chain::kHashBytes) {
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("a row digest must be %d bytes, not %d",
+                               static_cast<int>(keel::core::chain::kHashBytes),
+                               static_cast<int>(VARSIZE_ANY_EXHDR(d)))));
+    }
+    keel::core::chain::Hash digest;
+    memcpy(digest.bytes, VARDATA_ANY(d), keel::core::chain::kHashBytes);
+    ChainConfig cfg;
+    LoadChainConfig(chain_id, &cfg);
+    EnsureCallbacks();
+    int32 sub = ChooseAndLockSub(chain_id, cfg.sub_chains);
+    uint64 head_pos;
+    keel::core::chain::Hash prev;
+    ReadHead(chain_id, sub, cfg.salt, &head_pos, &prev);
+    uint64 pos = head_pos + 1;
+    KeyBytes key;
+    ActiveHmacKey(cfg.key_name, &key);
+    keel::core::chain::Hash link, sig;
+    {
+        keel::core::chain::Sha256 sha;
+        link = keel::core::chain::LinkHash(sha, cfg.salt, static_cast<uint32>(sub), pos, prev,
+                                           digest);
+        keel::core::chain::HmacSha256 mac(key.bytes, sizeof key.bytes);
+        OPENSSL_cleanse(key.bytes, sizeof key.bytes);
+        sig = mac.Of(link.bytes, keel::core::chain::kHashBytes);
+    }
+    InsertLink(chain_id, sub, pos, digest, link, sig, key.key_id, key.version);
+    RememberHead(chain_id, sub, pos, link);
+    SharedHeadSet(chain_id, sub, cfg.salt, pos, link);
+    Datum elems[2] = {HexTextDatum(prev), HexTextDatum(sig)};
+    PG_RETURN_ARRAYTYPE_P(construct_array(elems, 2, TEXTOID, -1, false, TYPALIGN_INT));
 }

@@ -1,5 +1,8 @@
 #include "pg/audit_chain_rows.hpp"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -14,6 +17,8 @@ extern "C" {
 #include "catalog/pg_namespace.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "storage/s_lock.h"
+#include "portability/instr_time.h"
 #include "utils/array.h"
 #include "utils/fmgroids.h"
 #include "utils/syscache.h"
@@ -117,51 +122,44 @@ void PutBE(char* p, uint64 v, int n) {
     }
 }
 
-// Bytes of one scalar value (palloc'd in the current context when needed).
-void EncodeScalar(Enc enc, FmgrInfo* fn, Datum value, const char** data, uint32* len) {
-    char* buf;
+// Bytes of one scalar value: fixed-size values go to `small` (8 bytes), others are
+// pointed at in the tuple or palloc'd in the current context.
+void EncodeScalar(Enc enc, FmgrInfo* fn, Datum value, char* small, const char** data, uint32* len) {
     switch (enc) {
         case Enc::kInt2:
-            buf = static_cast<char*>(palloc(2));
-            PutBE(buf, static_cast<uint16>(DatumGetInt16(value)), 2);
-            *data = buf, *len = 2;
+            PutBE(small, static_cast<uint16>(DatumGetInt16(value)), 2);
+            *data = small, *len = 2;
             return;
         case Enc::kInt4:
-            buf = static_cast<char*>(palloc(4));
-            PutBE(buf, static_cast<uint32>(DatumGetInt32(value)), 4);
-            *data = buf, *len = 4;
+            PutBE(small, static_cast<uint32>(DatumGetInt32(value)), 4);
+            *data = small, *len = 4;
             return;
         case Enc::kOid:
-            buf = static_cast<char*>(palloc(4));
-            PutBE(buf, DatumGetObjectId(value), 4);
-            *data = buf, *len = 4;
+            PutBE(small, DatumGetObjectId(value), 4);
+            *data = small, *len = 4;
             return;
         case Enc::kInt8:
-            buf = static_cast<char*>(palloc(8));
-            PutBE(buf, static_cast<uint64>(DatumGetInt64(value)), 8);
-            *data = buf, *len = 8;
+            PutBE(small, static_cast<uint64>(DatumGetInt64(value)), 8);
+            *data = small, *len = 8;
             return;
         case Enc::kBool:
-            buf = static_cast<char*>(palloc(1));
-            buf[0] = DatumGetBool(value) ? 1 : 0;
-            *data = buf, *len = 1;
+            small[0] = DatumGetBool(value) ? 1 : 0;
+            *data = small, *len = 1;
             return;
         case Enc::kFloat4: {
             float4 f = DatumGetFloat4(value);
             uint32 bits;
             memcpy(&bits, &f, 4);
-            buf = static_cast<char*>(palloc(4));
-            PutBE(buf, bits, 4);
-            *data = buf, *len = 4;
+            PutBE(small, bits, 4);
+            *data = small, *len = 4;
             return;
         }
         case Enc::kFloat8: {
             float8 f = DatumGetFloat8(value);
             uint64 bits;
             memcpy(&bits, &f, 8);
-            buf = static_cast<char*>(palloc(8));
-            PutBE(buf, bits, 8);
-            *data = buf, *len = 8;
+            PutBE(small, bits, 8);
+            *data = small, *len = 8;
             return;
         }
         case Enc::kUuid:
@@ -180,9 +178,8 @@ void EncodeScalar(Enc enc, FmgrInfo* fn, Datum value, const char** data, uint32*
             *len = strlen(*data);
             return;
         case Enc::kChar:
-            buf = static_cast<char*>(palloc(1));
-            buf[0] = DatumGetChar(value);
-            *data = buf, *len = 1;
+            small[0] = DatumGetChar(value);
+            *data = small, *len = 1;
             return;
         case Enc::kSend: {
             bytea* b = SendFunctionCall(fn, value);
@@ -231,7 +228,8 @@ void EncodeArrayValue(const ColumnPlan& c, Datum value, const char** data, uint3
         }
         const char* ed;
         uint32 el;
-        EncodeScalar(c.elem_enc, fn, elems[i], &ed, &el);
+        char small[8];
+        EncodeScalar(c.elem_enc, fn, elems[i], small, &ed, &el);
         appendStringInfoChar(&s, 1);
         PutBE(b4, el, 4);
         appendBinaryStringInfo(&s, b4, 4);
@@ -239,6 +237,10 @@ void EncodeArrayValue(const ColumnPlan& c, Datum value, const char** data, uint3
     }
     *data = s.data;
     *len = static_cast<uint32>(s.len);
+}
+
+int CompareColumnNames(const void* a, const void* b) {
+    return strcmp(static_cast<const ColumnPlan*>(a)->name, static_cast<const ColumnPlan*>(b)->name);
 }
 
 Oid KeelNamespace() {
@@ -352,6 +354,17 @@ RowPlan* BuildRowPlan(TupleDesc desc, Oid relid, const ChainConfig& cfg, MemoryC
             c.type_name = TypeName(base);
         }
     }
+    for (int i = 0; i < plan->ncols; i++) {
+        ColumnPlan& c = plan->cols[i];
+        chain::Form form = FormOf(c.enc);
+        size_t n = chain::FieldPrefixSize(c.name, c.type_name);
+        char* prefix = static_cast<char*>(palloc(n));
+        chain::WriteFieldPrefix(c.name, c.type_name, form, prefix);
+        c.prefix = prefix;
+        c.prefix_len = static_cast<uint32>(n);
+    }
+    // The canonical encoding's order (bytewise by name, as strcmp compares), once per plan.
+    qsort(plan->cols, static_cast<size_t>(plan->ncols), sizeof(ColumnPlan), CompareColumnNames);
     MemoryContextSwitchTo(old);
     return plan;
 }
@@ -373,13 +386,12 @@ int CollectFields(const RowPlan* plan, HeapTuple tuple, TupleDesc desc, RawField
             continue;
         Datum v = values[c.attnum - 1];
         RawField& f = out[n++];
-        f.name = c.name;
-        f.type_name = c.type_name;
-        f.form = FormOf(c.enc);
+        f.prefix = c.prefix;
+        f.prefix_len = c.prefix_len;
         if (c.enc == Enc::kArray) {
             EncodeArrayValue(c, v, &f.data, &f.len);
         } else {
-            EncodeScalar(c.enc, const_cast<FmgrInfo*>(&c.fn), v, &f.data, &f.len);
+            EncodeScalar(c.enc, const_cast<FmgrInfo*>(&c.fn), v, f.inline_bytes, &f.data, &f.len);
         }
     }
     return n;
@@ -388,16 +400,15 @@ int CollectFields(const RowPlan* plan, HeapTuple tuple, TupleDesc desc, RawField
 chain::Hash HashRow(const RawField* fields, int n, chain::Sha256& sha) {
     // Reused across rows (a backend hashes one row at a time): no allocation per row.
     // A buffer grown by an unusually large row is given back afterwards.
-    static std::vector<chain::Field> f;
+    static std::vector<chain::SortedField> f;
     static std::string encoded;
     constexpr size_t kKeepBytes = size_t{1} << 20;
-    f.clear();
-    encoded.clear();
+    f.resize(static_cast<size_t>(n));
     for (int i = 0; i < n; i++) {
-        f.push_back(chain::Field{fields[i].name, fields[i].type_name, fields[i].form,
-                                 std::string_view(fields[i].data, fields[i].len)});
+        f[i].prefix = std::string_view(fields[i].prefix, fields[i].prefix_len);
+        f[i].value = std::string_view(fields[i].data, fields[i].len);
     }
-    chain::EncodeRow(f, &encoded);
+    chain::EncodeSortedRow(f.data(), f.size(), &encoded);
     chain::Hash h = sha.Of(encoded.data(), encoded.size());
     if (encoded.capacity() > kKeepBytes)
         std::string().swap(encoded);
@@ -430,6 +441,48 @@ void LockSub(int32 chain_id, int32 sub) {
     SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(chain_id), static_cast<uint32>(sub),
                          kLockField4);
     (void)LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+// A heavyweight lock wait sleeps and is woken by the holder's release: a signal, the
+// deadlock timer and a context switch on each side, which on a virtual machine costs
+// more than the rest of a short audit transaction (one-row transactions from two
+// clients spent more time handing the lock over than holding it).  The chain lock is
+// held only until the holder commits, usually tens of microseconds, so a writer first
+// retries without queueing for a while and only then queues and sleeps.  The lock and
+// its semantics are the same either way (a conditional acquire that fails leaves no
+// trace); only how a writer waits changes.  How long it retries adapts per backend: a
+// retry that ended in the lock lengthens the next one, one that ended in a sleep anyway
+// (a long transaction holds the lock, or the machine is overloaded) halves it.
+namespace {
+constexpr int64 kSpinMaxMicros = 400;
+constexpr int64 kSpinMinMicros = 25;
+int64 g_spin_micros = kSpinMaxMicros;
+}  // namespace
+
+void LockSubSpinning(int32 chain_id, int32 sub) {
+    if (TryLockSub(chain_id, sub))
+        return;
+    instr_time start, now;
+    INSTR_TIME_SET_CURRENT(start);
+    for (int round = 0;; round++) {
+        if (round < 32) {
+            for (int k = 0; k < 50; k++)
+                SPIN_DELAY();
+        } else {
+            sched_yield();  // the holder may be waiting for this CPU
+        }
+        CHECK_FOR_INTERRUPTS();
+        if (TryLockSub(chain_id, sub)) {
+            g_spin_micros = std::min(kSpinMaxMicros, g_spin_micros * 2);
+            return;
+        }
+        INSTR_TIME_SET_CURRENT(now);
+        INSTR_TIME_SUBTRACT(now, start);
+        if (static_cast<int64>(INSTR_TIME_GET_MICROSEC(now)) > g_spin_micros)
+            break;
+    }
+    g_spin_micros = std::max(kSpinMinMicros, g_spin_micros / 2);
+    LockSub(chain_id, sub);
 }
 
 bool TryLockSub(int32 chain_id, int32 sub) {

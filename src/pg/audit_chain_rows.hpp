@@ -34,6 +34,8 @@ struct ColumnPlan {
     AttrNumber attnum;
     const char* name;
     const char* type_name;  // typname of the base type (the element type for arrays)
+    const char* prefix;     // the encoding's constant part (chain::WriteFieldPrefix)
+    uint32 prefix_len;
     Enc enc;
     Enc elem_enc;  // for kArray
     Oid elem_type;
@@ -43,19 +45,21 @@ struct ColumnPlan {
     FmgrInfo fn;  // send/output function (of the element for arrays)
 };
 
+// Columns sorted by name (the canonical encoding's order), so rows need no sorting.
 struct RowPlan {
     Oid relid;
     int ncols;
     ColumnPlan cols[FLEXIBLE_ARRAY_MEMBER];
 };
 
-// A field as collected from a tuple (bytes palloc'd in the current context).
+// A field as collected from a tuple, in name order (bytes palloc'd in the current
+// context, or in inline_bytes for fixed-size values).
 struct RawField {
-    const char* name;
-    const char* type_name;
-    chain::Form form;
+    const char* prefix;  // the column's ColumnPlan::prefix
+    uint32 prefix_len;
     const char* data;
     uint32 len;
+    char inline_bytes[8];
 };
 
 struct ChainConfig {
@@ -98,6 +102,8 @@ void HmacKeyVersion(uint32 key_id, uint32 version, KeyBytes* out);
 // Sub-chain locks: transaction-level, so a position is owned until commit/abort.
 void LockSub(int32 chain_id, int32 sub);
 bool TryLockSub(int32 chain_id, int32 sub);
+// LockSub, retrying without queueing for a short while first (see the .cpp).
+void LockSubSpinning(int32 chain_id, int32 sub);
 
 // Last (highest position) row of keel.audit_link or keel.audit_checkpoint for a
 // sub-chain under the given snapshot.  False when there is none.

@@ -13,6 +13,9 @@ namespace keel::pg {
 
 namespace guc {
 bool allow_blueprint_drop = false;
+bool audit_chain_allow_drop = false;
+char* audit_chain_ddl_state = nullptr;
+char* audit_chain_retiring = nullptr;
 char* blueprint_drop_state = nullptr;
 char* maintenance_databases = nullptr;
 int maintenance_interval = 3600;
@@ -41,6 +44,25 @@ void RegisterGucs() {
         "Set it with SET LOCAL for the one transaction that drops the blueprint, or call "
         "keel.drop_blueprint(name, force => true).",
         &guc::allow_blueprint_drop, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "keel.audit_chain_allow_drop",
+        "Lets DROP drop an audit-chained table whose chain holds rows (superusers only).",
+        "Set it with SET LOCAL for the one transaction that drops the table; otherwise run "
+        "keel.disable_audit_chain(table, forget => true) first.",
+        &guc::audit_chain_allow_drop, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "keel.audit_chain_ddl_state",
+        "Internal to keel's chain guard: the chained relations when a DDL command started.",
+        nullptr, &guc::audit_chain_ddl_state, "", PGC_USERSET,
+        GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_NO_RESET_ALL | GUC_DISALLOW_IN_FILE, nullptr,
+        nullptr, nullptr);
+    DefineCustomStringVariable(
+        "keel.audit_chain_retiring",
+        "Internal to keel's chain guard: partitions keel.audit_chain_retire_partition() "
+        "checkpointed in this transaction.",
+        nullptr, &guc::audit_chain_retiring, "", PGC_SUSET,
+        GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_NO_RESET_ALL | GUC_DISALLOW_IN_FILE, nullptr,
+        nullptr, nullptr);
     DefineCustomStringVariable(
         "keel.blueprint_drop_state",
         "Internal to keel's drop guard: the blueprints holding rows when a DROP started.", nullptr,

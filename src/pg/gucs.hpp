@@ -8,6 +8,9 @@ void RegisterGucs();
 // The settings' variables (plain data owned by the GUC machinery), alphabetical.
 namespace guc {
 extern bool allow_blueprint_drop;
+extern bool audit_chain_allow_drop;  // keel.audit_chain_allow_drop (superuser override)
+extern char* audit_chain_ddl_state;  // internal to the chain guard
+extern char* audit_chain_retiring;   // internal: partitions permitted to leave
 extern char* blueprint_drop_state;
 extern char* maintenance_databases;  // keel.maintenance_databases
 extern int maintenance_interval;     // keel.maintenance_interval, seconds

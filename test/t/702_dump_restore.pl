@@ -139,15 +139,6 @@ for my $case ([ 'engine', [ 'e' ] ], [ 'app', \@SCHEMAS ]) {
         my @errors = ($stderr =~ /(ERROR:.*)/g);
         is(scalar(@errors), 0, "$db: restore without errors")
           or diag(join("\n", @errors[0 .. ($#errors < 9 ? $#errors : 9)]));
-        # the blueprints' documented post-restore step
-        $dst->safe_psql($db, q{
-            DO $$ DECLARE f regprocedure;
-            BEGIN
-                FOR f IN SELECT p.oid FROM pg_proc p WHERE p.proname = 'enable_encryption'
-                           AND p.pronamespace::regnamespace::text IN ('cr', 'tp', 'al', 'ast', 'ce') LOOP
-                    EXECUTE format('SELECT %s()', f::regproc);
-                END LOOP;
-            END $$}) if $srcdb eq 'app';
         is(table_counts($dst, $db, @$schemas), $counts, "$db: identical row counts in every table");
         is(chains_verify($dst, $db, "$db"), $nchains, "$db: every chain verified");
         for my $t (sort keys %digest) {

@@ -14,7 +14,8 @@
 #      a sorted description of every member object and every table it released from
 #      itself (keel.blueprint_released) (definitions, ACLs, comments,
 #      columns, constraints, indexes, triggers, event triggers, text search objects,
-#      extconfig) and of what it registered with the engine, compared line by line.
+#      extconfig) and of what it registered with the engine, compared line by line;
+#  (e) the whole pg_regress suite passes against keel updated from each earlier version.
 # (d) is what catches a change to src/sql/<ext>/ that was not also added to
 # src/sql/upgrade/<ext>--<old>--<new>.sql: its failure prints the difference.
 use strict;
@@ -24,6 +25,7 @@ use KeelTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 
 my @BLUEPRINTS = (
     [ 'keel_coderunner',  'cr' ],
@@ -339,6 +341,15 @@ for my $from (@old) {
     }
 
     # ------------------------------------------------------------ (b) the update
+    # A blueprint first is refused with a clear error (it needs the current keel), and
+    # changes nothing.
+    for my $bp (@BLUEPRINTS) {
+        my ($ret, $stdout, $stderr) = $node->psql($db, "\\set VERBOSITY verbose\nALTER EXTENSION $bp->[0] UPDATE");
+        like($stderr, qr/ERROR:  55000: $bp->[0] needs keel \Q$current\E, the version of the installed files, but keel is at \Q$from\E/,
+            "$db: ALTER EXTENSION $bp->[0] UPDATE before keel's is refused (SQLSTATE 55000)");
+    }
+    is($node->safe_psql($db, q{SELECT string_agg(DISTINCT extversion, ',') FROM pg_catalog.pg_extension WHERE extname LIKE 'keel%'}),
+        $from, "$db: and every extension is still at $from");
     for my $e (@EXTENSIONS) {
         my ($ret, $stdout, $stderr) = $node->psql($db, "ALTER EXTENSION $e UPDATE");
         is($ret, 0, "$db: ALTER EXTENSION $e UPDATE") or diag($stderr);
@@ -393,6 +404,32 @@ for my $from (@old) {
             "$db: $e updated from $from has exactly the objects of a fresh $current install ("
               . scalar(split /\n/, $fresh{$e}) . ' facts compared)');
     }
+}
+
+# Behaviour: the whole pg_regress suite passes on a database whose keel was installed at
+# each earlier version and then updated (the suite's tests find keel there and use it;
+# the blueprints they create are the current version).
+my @regress = map { m{([^/]+)\.sql$} ? $1 : () } sort glob("$ENV{KEEL_SRC}/sql/*.sql");
+for my $from (@old) {
+    (my $db = "regress_from_$from") =~ s/\W/_/g;
+    $node->safe_psql('postgres', "CREATE DATABASE $db");
+    $node->safe_psql($db, "CREATE EXTENSION keel VERSION '$from'; CREATE SCHEMA early");
+    my ($ret, $stdout, $stderr) = $node->psql($db, "\\set VERBOSITY verbose\nCREATE EXTENSION keel_coderunner SCHEMA early");
+    like($stderr, qr/ERROR:  55000: keel_coderunner needs keel \Q$current\E, the version of the installed files, but keel is at \Q$from\E/,
+        "$db: CREATE EXTENSION of a current blueprint next to keel $from is refused (SQLSTATE 55000)");
+    is($node->safe_psql($db, "SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = 'early'::regnamespace"),
+        '0', "$db: and leaves nothing behind");
+    $node->safe_psql($db, "DROP SCHEMA early; ALTER EXTENSION keel UPDATE");
+    my $out = $node->basedir . "/$db";
+    mkdir $out;
+    my ($stdout, $stderr) = ('', '');
+    my $ok = IPC::Run::run([ $ENV{PG_REGRESS}, '--use-existing', '--bindir=', '--host=' . $node->host,
+                             '--port=' . $node->port, "--inputdir=$ENV{KEEL_SRC}", "--outputdir=$out",
+                             "--dbname=$db", @regress ], '>', \$stdout, '2>', \$stderr);
+    my $passed = () = $stdout =~ /\.\.\. ok/g;
+    ok($ok && $passed == scalar(@regress),
+        "pg_regress on keel updated from $from: $passed of " . scalar(@regress) . ' tests pass')
+      or diag($stdout . $stderr . (-f "$out/regression.diffs" ? slurp_file("$out/regression.diffs") : ''));
 }
 
 # The comparison can fail: a changed comment, setting or volatility in a fresh install is

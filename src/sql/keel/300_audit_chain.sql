@@ -122,6 +122,16 @@ RETURNS bytea
 LANGUAGE c STRICT
 AS 'MODULE_PATHNAME', 'keel_audit_row_digest';
 
+CREATE FUNCTION keel._audit_chain_link_digest(chain_id integer, digest bytea)
+RETURNS text[]
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'keel_audit_chain_link_digest';
+
+REVOKE ALL ON FUNCTION keel._audit_chain_link_digest(integer, bytea) FROM PUBLIC;
+COMMENT ON FUNCTION keel._audit_chain_link_digest(integer, bytea) IS
+'Internal: appends a link for a row with this canonical digest, as the append trigger does; '
+'returns {previous link hash, signature} in hex. Used to chain the rows a table already holds.';
+
 CREATE FUNCTION keel._audit_lock_chain(chain_id integer)
 RETURNS void
 LANGUAGE c STRICT
@@ -185,13 +195,19 @@ CREATE FUNCTION keel.enable_audit_chain(
     hash_column name DEFAULT NULL,
     signature_column name DEFAULT NULL,
     key_name text DEFAULT NULL,
-    sub_chains integer DEFAULT 1)
+    sub_chains integer DEFAULT 1,
+    existing_rows_order name[] DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_kind  "char";
+    v_order text;
+    v_adopt record;
+    v_link  text[];
+    v_after bytea;
+    v_rows  bigint := 0;
     v_id    integer;
     v_col   name;
     v_type  regtype;
@@ -272,12 +288,38 @@ BEGIN
                   DETAIL = 'The canonical row encoding covers scalar, enum, domain and array columns.';
     END IF;
 
+    -- Rows already there are chained first, in the order the caller names (nobody may
+    -- write meanwhile: EXCLUSIVE lets readers in, writers wait for the commit).
+    IF existing_rows_order IS NOT NULL THEN
+        IF cardinality(existing_rows_order) = 0 OR array_position(existing_rows_order, NULL) IS NOT NULL THEN
+            RAISE EXCEPTION 'existing_rows_order must name at least one column, and no NULL'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT string_agg(CASE WHEN EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl
+                                               AND a.attname = o AND a.attnum > 0 AND NOT a.attisdropped)
+                               THEN format('t.%I', o) END, ', ' ORDER BY i)
+          INTO v_order
+          FROM unnest(existing_rows_order) WITH ORDINALITY AS u(o, i);
+        IF v_order IS NULL OR (SELECT count(*) FROM unnest(existing_rows_order) o
+                                WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl
+                                                     AND a.attname = o AND a.attnum > 0
+                                                     AND NOT a.attisdropped)) > 0 THEN
+            RAISE EXCEPTION 'existing_rows_order names a column that relation "%" does not have', tbl
+                USING ERRCODE = 'undefined_column',
+                      DETAIL = format('Columns given: %s.', existing_rows_order::text);
+        END IF;
+        IF hash_column = ANY (existing_rows_order) OR signature_column = ANY (existing_rows_order) THEN
+            RAISE EXCEPTION 'existing_rows_order cannot use the chain''s own columns'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        EXECUTE format('LOCK TABLE %s IN EXCLUSIVE MODE', tbl);
+    END IF;
     EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s)', tbl) INTO STRICT v_empty;
-    IF NOT v_empty THEN
+    IF NOT v_empty AND existing_rows_order IS NULL THEN
         RAISE EXCEPTION 'table "%" is not empty', tbl
             USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'keel chains a table from its first row on.',
-                  HINT = 'Enable the chain before the first insert (copy existing rows into a new chained table).';
+                  DETAIL = 'Which order its rows were written in is not in the table; keel must be told.',
+                  HINT = 'Name the columns that order the existing rows, e.g. existing_rows_order => ''{created_at,id}'': they are chained first, in that order.';
     END IF;
 
     -- The HMAC key (made on first use; an existing key must have purpose hmac).
@@ -286,6 +328,32 @@ BEGIN
     INSERT INTO keel.audit_chain (table_name, hash_column, signature_column, key_name, sub_chains, salt)
     VALUES (tbl::text, hash_column, signature_column, v_key, sub_chains, uuid_send(gen_random_uuid()))
     RETURNING chain_id INTO v_id;
+
+    -- The existing rows, linked one by one as the append trigger would link them.  In
+    -- row mode each row then gets its previous_hash and signature; a trigger of the
+    -- table that changed the row on that UPDATE would make its digest wrong, so the row
+    -- is hashed again afterwards and the whole call fails (and leaves nothing) if it moved.
+    IF NOT v_empty THEN
+        FOR v_adopt IN EXECUTE format(
+                'SELECT keel._audit_row_digest(%s, t) AS digest, t.tableoid AS rel, t.ctid AS tid '
+                'FROM %s t ORDER BY %s, t.tableoid, t.ctid', v_id, tbl, v_order) LOOP
+            v_link := keel._audit_chain_link_digest(v_id, v_adopt.digest);
+            IF hash_column IS NOT NULL THEN
+                EXECUTE format('UPDATE %s t SET %I = $1, %I = $2 WHERE t.tableoid = $3 AND t.ctid = $4 '
+                               'RETURNING keel._audit_row_digest(%s, t)',
+                               tbl, hash_column, signature_column, v_id)
+                   INTO v_after USING v_link[1], v_link[2], v_adopt.rel, v_adopt.tid;
+                IF v_after IS DISTINCT FROM v_adopt.digest THEN
+                    RAISE EXCEPTION 'a row of "%" changed while it was being chained', tbl
+                        USING ERRCODE = 'object_not_in_prerequisite_state',
+                              DETAIL = 'Writing the chain columns fired a trigger that changed other columns of the row.',
+                              HINT = 'Disable that trigger for the call (ALTER TABLE ... DISABLE TRIGGER), then enable it again.';
+                END IF;
+            END IF;
+            v_rows := v_rows + 1;
+        END LOOP;
+        RAISE NOTICE 'chained the % existing rows of "%"', v_rows, tbl;
+    END IF;
 
     -- zz_: fires after every other BEFORE INSERT trigger, so it hashes the final row.
     EXECUTE format('CREATE TRIGGER zz_keel_audit_chain BEFORE INSERT ON %s FOR EACH ROW '
@@ -303,13 +371,15 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION keel.enable_audit_chain(regclass, name, name, text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel.enable_audit_chain(regclass, name, name, text, integer, name[]) FROM PUBLIC;
 
-COMMENT ON FUNCTION keel.enable_audit_chain(regclass, name, name, text, integer) IS
-'Makes an empty table (or partitioned table) a tamper-evident, append-only audit chain. With '
+COMMENT ON FUNCTION keel.enable_audit_chain(regclass, name, name, text, integer, name[]) IS
+'Makes a table (or partitioned table) a tamper-evident, append-only audit chain. With '
 'hash_column and signature_column (text or varchar(64)) each row carries hex(previous link hash) and '
 'hex(HMAC signature); without them the chain is kept beside the table in keel.audit_link. '
-'sub_chains > 1 is the scaling mode (independent sub-chains, one per concurrent writer). Returns the chain id.';
+'sub_chains > 1 is the scaling mode (independent sub-chains, one per concurrent writer). A table '
+'that already holds rows needs existing_rows_order (columns): those rows are chained first, in that '
+'order. Returns the chain id.';
 
 CREATE FUNCTION keel._audit_base_type(t oid)
 RETURNS oid
@@ -429,6 +499,8 @@ BEGIN
         DELETE FROM keel.audit_link l WHERE l.chain_id = v_id AND l.sub = r.sub AND l.pos <= r.hi;
     END LOOP;
     TRUNCATE pg_temp.keel_retire_digest;
+    -- The chain guard (310_audit_chain_guards.sql) now lets this transaction drop or detach it.
+    PERFORM keel._audit_chain_permit_retire(partition);
 END
 $$;
 

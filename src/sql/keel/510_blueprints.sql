@@ -32,7 +32,8 @@ COMMENT ON FUNCTION keel._blueprint_extensions() IS
 'The installed blueprint extensions: every extension that requires keel.';
 
 -- True when a blueprint's tables hold rows that a dump would carry (rows excluded by the
--- table's pg_extension_config_dump() filter are the install script's own and do not count).
+-- table's pg_extension_config_dump() filter, and rows keel.blueprint_own_rows says the
+-- install made, do not count).
 CREATE FUNCTION keel._blueprint_has_rows(ext name)
 RETURNS boolean
 LANGUAGE plpgsql STABLE
@@ -44,7 +45,10 @@ DECLARE
 BEGIN
     FOR r IN
         SELECT c.oid::regclass AS tbl,
-               coalesce(x.extcondition[array_position(x.extconfig, c.oid)], '') AS filter
+               coalesce(nullif(x.extcondition[array_position(x.extconfig, c.oid)], ''),
+                        (SELECT 'WHERE NOT (' || o.own_rows || ')' FROM keel.blueprint_own_rows o
+                          WHERE o.tbl = c.oid),
+                        '') AS filter
           FROM pg_extension x
           JOIN pg_depend d ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = x.oid
                           AND d.classid = 'pg_class'::regclass AND d.deptype = 'e'
@@ -273,18 +277,26 @@ REVOKE ALL ON FUNCTION keel._encryption_pending() FROM PUBLIC;
 -- A blueprint install inside a pg_dump restore (pg_dump's script always starts with
 -- SET row_security = off, which nothing else in a normal install does; CREATE EXTENSION
 -- leaves it alone) must not make what the dump brings back itself: keel's
--- configuration rows (partitioning, keys, encrypted columns, chains, tasks) and the
--- partitions.  The blueprints skip that wiring then; see docs/blueprints/README.md.
+-- configuration rows (partitioning, keys, encrypted columns, chains, tasks), the
+-- released tables and the partitions.  The blueprints skip that wiring then; see
+-- docs/blueprints/README.md.  A session that turned row_security off itself is told
+-- apart by its statement: pg_dump always writes "CREATE EXTENSION IF NOT EXISTS <name>
+-- WITH SCHEMA <schema>", and never ALTER EXTENSION, so an install or update typed any
+-- other way is never taken for a restore.  (Row triggers, which run under COPY, see only
+-- row_security.)
 CREATE FUNCTION keel.blueprint_restoring()
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT NOT current_setting('row_security')::boolean
+       AND (current_query() !~* '(create|alter)\s+extension\M'
+            OR current_query() ~* '^\s*create\s+extension\s+if\s+not\s+exists\s+\S+\s+with\s+schema\s')
 $$;
 
 COMMENT ON FUNCTION keel.blueprint_restoring() IS
-'True when a blueprint is being installed by a pg_dump restore (row_security is off, as pg_dump''s script sets it).';
+'True when a blueprint is being installed by a pg_dump restore (row_security is off, as pg_dump''s script '
+'sets it, and the statement is pg_dump''s own CREATE EXTENSION IF NOT EXISTS ... WITH SCHEMA).';
 REVOKE ALL ON FUNCTION keel.blueprint_restoring() FROM PUBLIC;
 
 -- A blueprint's key is named <prefix>:<schema>; key names are at most 63 bytes, so a

@@ -27,7 +27,8 @@ COMMENT ON TABLE keel.blueprint_released IS
 'Blueprint tables released from their extension so pg_dump carries them whole (definition, '
 'partitions, triggers, rows); dropped with their blueprint. Written by keel.release_blueprint_table().';
 
--- The released tables of a blueprint that exist now.
+-- The released tables of a blueprint that exist now, newest first: a table that references
+-- another was made after it, so dropping in this order needs no CASCADE.
 CREATE FUNCTION keel._blueprint_released_tables(ext name)
 RETURNS SETOF regclass
 LANGUAGE sql STABLE
@@ -38,7 +39,7 @@ AS $$
       JOIN pg_catalog.pg_namespace n ON n.nspname = r.table_schema
       JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = r.table_name
      WHERE r.ext = $1 AND c.relkind IN ('r', 'p')
-     ORDER BY c.oid
+     ORDER BY c.oid DESC
 $$;
 
 REVOKE ALL ON FUNCTION keel._blueprint_released_tables(name) FROM PUBLIC;
@@ -52,6 +53,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_seq regclass;
+    v_empty boolean;
 BEGIN
     IF ext IS NULL OR tbl IS NULL THEN
         RAISE EXCEPTION 'keel.release_blueprint_table: ext and tbl must not be NULL'
@@ -64,10 +66,14 @@ BEGIN
         RAISE EXCEPTION 'table "%" is not a member of extension "%"', tbl, ext
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- The dump makes the table again, with its partitions, triggers and rows.  Only a
+    -- table the install has just made (empty) is ever dropped here.
     IF keel.blueprint_restoring() THEN
-        -- The dump makes the table again, with its partitions, triggers and rows.
-        EXECUTE format('DROP TABLE %s', tbl);
-        RETURN 'restoring';
+        EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s)', tbl) INTO v_empty;
+        IF v_empty THEN
+            EXECUTE format('DROP TABLE %s', tbl);
+            RETURN 'restoring';
+        END IF;
     END IF;
     -- Sequences owned by its columns go with it (pg_dump writes them with the table).
     FOR v_seq IN
@@ -112,6 +118,7 @@ BEGIN
         v_count := v_count + 1;
     END LOOP;
     DELETE FROM keel.blueprint_released r WHERE r.ext = $1;
+    DELETE FROM keel.blueprint_own_rows o WHERE o.ext = $1;
     RETURN v_count;
 END
 $$;
@@ -143,3 +150,41 @@ CREATE EVENT TRIGGER keel_blueprint_drop_tables ON ddl_command_start
 
 COMMENT ON EVENT TRIGGER keel_blueprint_drop_tables IS
 'Drops the released tables of the blueprints a DROP EXTENSION drops.';
+
+-- Rows a blueprint's install makes itself (CozyEngine's default personality) do not hold
+-- the blueprint against DROP EXTENSION, yet pg_dump must carry them, edits included: so
+-- they are not filtered out of the dump; the install marks them here instead (and makes
+-- them only outside a restore, which brings them back).  Made by every install, restores
+-- included, so this table is not dumped.
+CREATE TABLE keel.blueprint_own_rows (
+    tbl      regclass PRIMARY KEY,
+    ext      name NOT NULL,
+    own_rows text NOT NULL
+);
+REVOKE ALL ON keel.blueprint_own_rows FROM PUBLIC;
+
+COMMENT ON TABLE keel.blueprint_own_rows IS
+'Per blueprint table, an SQL condition matching the rows its install made unchanged: the drop '
+'guard does not count them. Written by keel.mark_blueprint_own_rows(); not dumped (every install writes it).';
+
+CREATE FUNCTION keel.mark_blueprint_own_rows(ext name, tbl regclass, own_rows text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF ext IS NULL OR tbl IS NULL OR own_rows IS NULL THEN
+        RAISE EXCEPTION 'keel.mark_blueprint_own_rows: ext, tbl and own_rows must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- Checked now, so the drop guard never meets a condition that does not parse.
+    EXECUTE format('SELECT 1 FROM %s WHERE (%s) LIMIT 0', tbl, own_rows);
+    INSERT INTO keel.blueprint_own_rows AS o (tbl, ext, own_rows) VALUES (tbl, ext, own_rows)
+    ON CONFLICT ON CONSTRAINT blueprint_own_rows_pkey DO UPDATE SET ext = EXCLUDED.ext, own_rows = EXCLUDED.own_rows;
+END
+$$;
+
+REVOKE ALL ON FUNCTION keel.mark_blueprint_own_rows(name, regclass, text) FROM PUBLIC;
+COMMENT ON FUNCTION keel.mark_blueprint_own_rows(name, regclass, text) IS
+'Called by a blueprint''s install script: rows of tbl matching own_rows (an SQL condition) are the '
+'install''s own and do not hold the blueprint against DROP EXTENSION; pg_dump still carries them.';

@@ -7,8 +7,9 @@
 -- operator chooses, hashed by keel.hash_password() (argon2id), and makes it the
 -- creator of the default personality.
 
+-- (Not during a dump restore: the dump carries the row, with whatever edits it had.)
 INSERT INTO @extschema@.personalities (id, name, description, config, created_by)
-VALUES (
+SELECT
     'assistant-v1',
     'Default Assistant',
     'Default conversational assistant',
@@ -20,7 +21,7 @@ VALUES (
         "memory_strategy": {"enabled": true, "max_memories": 100}
     }'::JSONB,
     NULL
-);
+ WHERE NOT keel.blueprint_restoring();
 
 CREATE FUNCTION @extschema@.create_admin(
     password text,

@@ -7,7 +7,10 @@ SELECT keel.release_blueprint_table('keel_cozyengine',
 -- pg_dump carries every row: each member table is registered with
 -- pg_extension_config_dump(); audit_events' partitions are released from the extension
 -- so pg_dump writes them (and partitions made later) as ordinary tables.  The default
--- personality is the install script's own row (CREATE EXTENSION makes it again on
--- restore), so the dump leaves it out; see docs/blueprints/cozyengine.md.
-SELECT keel.register_blueprint_tables('keel_cozyengine',
-    '{"personalities": "WHERE id <> ''assistant-v1''"}');
+-- personality is dumped too (edits included; a restore's install does not make it), but
+-- while it is unchanged it is the install's own row and does not hold the blueprint
+-- against DROP EXTENSION; see docs/blueprints/cozyengine.md.
+SELECT keel.register_blueprint_tables('keel_cozyengine');
+SELECT keel.mark_blueprint_own_rows('keel_cozyengine',
+    pg_catalog.format('%I.personalities', pg_catalog.current_schema())::regclass,
+    $$id = 'assistant-v1' AND updated_at = created_at$$);

@@ -1,9 +1,17 @@
--- audit_logs is kept by keel after the install (its audit chain), so it
--- leaves the extension: pg_dump then writes it whole, with the chain's triggers, and a
--- restore brings it back chained (keel.release_blueprint_table, 520_blueprint_release.sql).
--- It is still dropped with the blueprint.
+-- Tables keel keeps wiring after the install leave the extension, so pg_dump writes them
+-- whole, with keel's triggers on them, and a restore brings them back working
+-- (keel.release_blueprint_table, src/sql/keel/520_blueprint_release.sql): audit_logs (its
+-- audit chain), secrets and github_connections (their encryption), and repository_links,
+-- whose foreign key on github_connections would otherwise pin it during a restore.  They
+-- are still dropped with the blueprint.
 SELECT keel.release_blueprint_table('keel_terminalpp',
     pg_catalog.format('%I.audit_logs', pg_catalog.current_schema())::regclass);
+SELECT keel.release_blueprint_table('keel_terminalpp',
+    pg_catalog.format('%I.secrets', pg_catalog.current_schema())::regclass);
+SELECT keel.release_blueprint_table('keel_terminalpp',
+    pg_catalog.format('%I.repository_links', pg_catalog.current_schema())::regclass);
+SELECT keel.release_blueprint_table('keel_terminalpp',
+    pg_catalog.format('%I.github_connections', pg_catalog.current_schema())::regclass);
 -- pg_dump carries every row: each member table is registered with
 -- pg_extension_config_dump() (keel.register_blueprint_tables, src/sql/keel/510_blueprints.sql).
 SELECT keel.register_blueprint_tables('keel_terminalpp');

@@ -28,7 +28,8 @@ COMMENT ON TABLE keel.blueprint_released IS
 'Blueprint tables released from their extension so pg_dump carries them whole (definition, '
 'partitions, triggers, rows); dropped with their blueprint. Written by keel.release_blueprint_table().';
 
--- The released tables of a blueprint that exist now.
+-- The released tables of a blueprint that exist now, newest first: a table that references
+-- another was made after it, so dropping in this order needs no CASCADE.
 CREATE FUNCTION keel._blueprint_released_tables(ext name)
 RETURNS SETOF regclass
 LANGUAGE sql STABLE
@@ -39,7 +40,7 @@ AS $$
       JOIN pg_catalog.pg_namespace n ON n.nspname = r.table_schema
       JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = r.table_name
      WHERE r.ext = $1 AND c.relkind IN ('r', 'p')
-     ORDER BY c.oid
+     ORDER BY c.oid DESC
 $$;
 
 REVOKE ALL ON FUNCTION keel._blueprint_released_tables(name) FROM PUBLIC;
@@ -53,6 +54,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_seq regclass;
+    v_empty boolean;
 BEGIN
     IF ext IS NULL OR tbl IS NULL THEN
         RAISE EXCEPTION 'keel.release_blueprint_table: ext and tbl must not be NULL'
@@ -65,10 +67,14 @@ BEGIN
         RAISE EXCEPTION 'table "%" is not a member of extension "%"', tbl, ext
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- The dump makes the table again, with its partitions, triggers and rows.  Only a
+    -- table the install has just made (empty) is ever dropped here.
     IF keel.blueprint_restoring() THEN
-        -- The dump makes the table again, with its partitions, triggers and rows.
-        EXECUTE format('DROP TABLE %s', tbl);
-        RETURN 'restoring';
+        EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s)', tbl) INTO v_empty;
+        IF v_empty THEN
+            EXECUTE format('DROP TABLE %s', tbl);
+            RETURN 'restoring';
+        END IF;
     END IF;
     -- Sequences owned by its columns go with it (pg_dump writes them with the table).
     FOR v_seq IN
@@ -113,6 +119,7 @@ BEGIN
         v_count := v_count + 1;
     END LOOP;
     DELETE FROM keel.blueprint_released r WHERE r.ext = $1;
+    DELETE FROM keel.blueprint_own_rows o WHERE o.ext = $1;
     RETURN v_count;
 END
 $$;
@@ -146,7 +153,8 @@ COMMENT ON EVENT TRIGGER keel_blueprint_drop_tables IS
 'Drops the released tables of the blueprints a DROP EXTENSION drops.';
 
 -- True when a blueprint's tables hold rows that a dump would carry (rows excluded by the
--- table's pg_extension_config_dump() filter are the install script's own and do not count).
+-- table's pg_extension_config_dump() filter, and rows keel.blueprint_own_rows says the
+-- install made, do not count).
 CREATE OR REPLACE FUNCTION keel._blueprint_has_rows(ext name)
 RETURNS boolean
 LANGUAGE plpgsql STABLE
@@ -158,7 +166,10 @@ DECLARE
 BEGIN
     FOR r IN
         SELECT c.oid::regclass AS tbl,
-               coalesce(x.extcondition[array_position(x.extconfig, c.oid)], '') AS filter
+               coalesce(nullif(x.extcondition[array_position(x.extconfig, c.oid)], ''),
+                        (SELECT 'WHERE NOT (' || o.own_rows || ')' FROM keel.blueprint_own_rows o
+                          WHERE o.tbl = c.oid),
+                        '') AS filter
           FROM pg_extension x
           JOIN pg_depend d ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = x.oid
                           AND d.classid = 'pg_class'::regclass AND d.deptype = 'e'
@@ -223,3 +234,625 @@ REVOKE ALL ON FUNCTION keel._partition_inherit_access(regclass, regclass) FROM P
 COMMENT ON FUNCTION keel._partition_inherit_access(regclass, regclass) IS
 'Gives a new partition its parent''s owner, table privileges and column privileges '
 '(declarative partitioning copies none of them).';
+
+-- Rows a blueprint's install makes itself (CozyEngine's default personality) do not hold
+-- the blueprint against DROP EXTENSION, yet pg_dump must carry them, edits included: so
+-- they are not filtered out of the dump; the install marks them here instead (and makes
+-- them only outside a restore, which brings them back).  Made by every install, restores
+-- included, so this table is not dumped.
+CREATE TABLE keel.blueprint_own_rows (
+    tbl      regclass PRIMARY KEY,
+    ext      name NOT NULL,
+    own_rows text NOT NULL
+);
+REVOKE ALL ON keel.blueprint_own_rows FROM PUBLIC;
+
+COMMENT ON TABLE keel.blueprint_own_rows IS
+'Per blueprint table, an SQL condition matching the rows its install made unchanged: the drop '
+'guard does not count them. Written by keel.mark_blueprint_own_rows(); not dumped (every install writes it).';
+
+CREATE FUNCTION keel.mark_blueprint_own_rows(ext name, tbl regclass, own_rows text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF ext IS NULL OR tbl IS NULL OR own_rows IS NULL THEN
+        RAISE EXCEPTION 'keel.mark_blueprint_own_rows: ext, tbl and own_rows must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- Checked now, so the drop guard never meets a condition that does not parse.
+    EXECUTE format('SELECT 1 FROM %s WHERE (%s) LIMIT 0', tbl, own_rows);
+    INSERT INTO keel.blueprint_own_rows AS o (tbl, ext, own_rows) VALUES (tbl, ext, own_rows)
+    ON CONFLICT ON CONSTRAINT blueprint_own_rows_pkey DO UPDATE SET ext = EXCLUDED.ext, own_rows = EXCLUDED.own_rows;
+END
+$$;
+
+REVOKE ALL ON FUNCTION keel.mark_blueprint_own_rows(name, regclass, text) FROM PUBLIC;
+COMMENT ON FUNCTION keel.mark_blueprint_own_rows(name, regclass, text) IS
+'Called by a blueprint''s install script: rows of tbl matching own_rows (an SQL condition) are the '
+'install''s own and do not hold the blueprint against DROP EXTENSION; pg_dump still carries them.';
+
+-- ---- restore detection also reads the statement (lead, issue 6): 510_blueprints.sql
+-- A blueprint install inside a pg_dump restore (pg_dump's script always starts with
+-- SET row_security = off, which nothing else in a normal install does; CREATE EXTENSION
+-- leaves it alone) must not make what the dump brings back itself: keel's
+-- configuration rows (partitioning, keys, encrypted columns, chains, tasks), the
+-- released tables and the partitions.  The blueprints skip that wiring then; see
+-- docs/blueprints/README.md.  A session that turned row_security off itself is told
+-- apart by its statement: pg_dump always writes "CREATE EXTENSION IF NOT EXISTS <name>
+-- WITH SCHEMA <schema>", and never ALTER EXTENSION, so an install or update typed any
+-- other way is never taken for a restore.  (Row triggers, which run under COPY, see only
+-- row_security.)
+CREATE OR REPLACE FUNCTION keel.blueprint_restoring()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT NOT current_setting('row_security')::boolean
+       AND (current_query() !~* '(create|alter)\s+extension\M'
+            OR current_query() ~* '^\s*create\s+extension\s+if\s+not\s+exists\s+\S+\s+with\s+schema\s')
+$$;
+
+COMMENT ON FUNCTION keel.blueprint_restoring() IS
+'True when a blueprint is being installed by a pg_dump restore (row_security is off, as pg_dump''s script '
+'sets it, and the statement is pg_dump''s own CREATE EXTENSION IF NOT EXISTS ... WITH SCHEMA).';
+
+-- ---- enable_audit_chain chains the rows a table already holds (lead, issue 4):
+-- 300_audit_chain.sql.  A new argument, so the function is made again.
+DROP FUNCTION keel.enable_audit_chain(regclass, name, name, text, integer);
+CREATE FUNCTION keel._audit_chain_link_digest(chain_id integer, digest bytea)
+RETURNS text[]
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'keel_audit_chain_link_digest';
+
+REVOKE ALL ON FUNCTION keel._audit_chain_link_digest(integer, bytea) FROM PUBLIC;
+COMMENT ON FUNCTION keel._audit_chain_link_digest(integer, bytea) IS
+'Internal: appends a link for a row with this canonical digest, as the append trigger does; '
+'returns {previous link hash, signature} in hex. Used to chain the rows a table already holds.';
+
+CREATE FUNCTION keel.enable_audit_chain(
+    tbl regclass,
+    hash_column name DEFAULT NULL,
+    signature_column name DEFAULT NULL,
+    key_name text DEFAULT NULL,
+    sub_chains integer DEFAULT 1,
+    existing_rows_order name[] DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_kind  "char";
+    v_order text;
+    v_adopt record;
+    v_link  text[];
+    v_after bytea;
+    v_rows  bigint := 0;
+    v_id    integer;
+    v_col   name;
+    v_type  regtype;
+    v_typmod integer;
+    v_key   text := coalesce(key_name, 'audit_chain');
+    v_part  regclass;
+    v_bad   text;
+    v_empty boolean;
+BEGIN
+    IF tbl IS NULL OR sub_chains IS NULL THEN
+        RAISE EXCEPTION 'keel.enable_audit_chain: tbl and sub_chains must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF (hash_column IS NULL) <> (signature_column IS NULL) THEN
+        RAISE EXCEPTION 'hash_column and signature_column must be given together'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Either name both columns (the chain is kept in the rows) or neither '
+                           '(the chain is kept beside the table).';
+    END IF;
+    IF hash_column = signature_column THEN
+        RAISE EXCEPTION 'hash_column and signature_column must be different columns'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF sub_chains < 1 OR sub_chains > 64 THEN
+        RAISE EXCEPTION 'sub_chains must be between 1 and 64, not %', sub_chains
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_key = '' THEN
+        RAISE EXCEPTION 'key_name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    SELECT c.relkind INTO v_kind FROM pg_class c WHERE c.oid = tbl;
+    IF v_kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'keel.enable_audit_chain() needs a table or a partitioned table.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = tbl) THEN
+        RAISE EXCEPTION '"%" is a partition or an inheritance child', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Enable the chain on the partitioned table itself.';
+    END IF;
+    IF keel._audit_chain_id(tbl) IS NOT NULL THEN
+        RAISE EXCEPTION 'table "%" already has an audit chain', tbl
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+
+    FOREACH v_col IN ARRAY ARRAY[hash_column, signature_column] LOOP
+        CONTINUE WHEN v_col IS NULL;
+        SELECT a.atttypid::regtype, a.atttypmod INTO v_type, v_typmod
+          FROM pg_attribute a
+         WHERE a.attrelid = tbl AND a.attname = v_col AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'column "%" of relation "%" does not exist', v_col, tbl
+                USING ERRCODE = 'undefined_column';
+        END IF;
+        IF v_type NOT IN ('text'::regtype, 'varchar'::regtype)
+           OR (v_type = 'varchar'::regtype AND v_typmod <> -1 AND v_typmod - 4 < 64) THEN
+            RAISE EXCEPTION 'column "%" of relation "%" is of type %', v_col, tbl,
+                            format_type(v_type, v_typmod)
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'The chain writes 64 hexadecimal characters: use text or varchar(64).';
+        END IF;
+    END LOOP;
+
+    -- Columns keel cannot encode so that they survive a dump/restore unchanged.
+    SELECT string_agg(format('%I (%s)', a.attname, format_type(a.atttypid, a.atttypmod)), ', ')
+      INTO v_bad
+      FROM pg_attribute a
+      JOIN pg_type t ON t.oid = coalesce(nullif(keel._audit_base_type(a.atttypid), 0), a.atttypid)
+     WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+       AND (t.typtype IN ('c', 'p')
+            OR EXISTS (SELECT 1 FROM pg_type e WHERE e.oid = t.typelem AND t.typlen = -1
+                                                 AND e.typtype IN ('c', 'p')));
+    IF v_bad IS NOT NULL THEN
+        RAISE EXCEPTION 'relation "%" has columns of composite type: %', tbl, v_bad
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'The canonical row encoding covers scalar, enum, domain and array columns.';
+    END IF;
+
+    -- Rows already there are chained first, in the order the caller names (nobody may
+    -- write meanwhile: EXCLUSIVE lets readers in, writers wait for the commit).
+    IF existing_rows_order IS NOT NULL THEN
+        IF cardinality(existing_rows_order) = 0 OR array_position(existing_rows_order, NULL) IS NOT NULL THEN
+            RAISE EXCEPTION 'existing_rows_order must name at least one column, and no NULL'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT string_agg(CASE WHEN EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl
+                                               AND a.attname = o AND a.attnum > 0 AND NOT a.attisdropped)
+                               THEN format('t.%I', o) END, ', ' ORDER BY i)
+          INTO v_order
+          FROM unnest(existing_rows_order) WITH ORDINALITY AS u(o, i);
+        IF v_order IS NULL OR (SELECT count(*) FROM unnest(existing_rows_order) o
+                                WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl
+                                                     AND a.attname = o AND a.attnum > 0
+                                                     AND NOT a.attisdropped)) > 0 THEN
+            RAISE EXCEPTION 'existing_rows_order names a column that relation "%" does not have', tbl
+                USING ERRCODE = 'undefined_column',
+                      DETAIL = format('Columns given: %s.', existing_rows_order::text);
+        END IF;
+        IF hash_column = ANY (existing_rows_order) OR signature_column = ANY (existing_rows_order) THEN
+            RAISE EXCEPTION 'existing_rows_order cannot use the chain''s own columns'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        EXECUTE format('LOCK TABLE %s IN EXCLUSIVE MODE', tbl);
+    END IF;
+    EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s)', tbl) INTO STRICT v_empty;
+    IF NOT v_empty AND existing_rows_order IS NULL THEN
+        RAISE EXCEPTION 'table "%" is not empty', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Which order its rows were written in is not in the table; keel must be told.',
+                  HINT = 'Name the columns that order the existing rows, e.g. existing_rows_order => ''{created_at,id}'': they are chained first, in that order.';
+    END IF;
+
+    -- The HMAC key (made on first use; an existing key must have purpose hmac).
+    PERFORM keel.create_key(v_key, 'hmac', if_not_exists => true);
+
+    INSERT INTO keel.audit_chain (table_name, hash_column, signature_column, key_name, sub_chains, salt)
+    VALUES (tbl::text, hash_column, signature_column, v_key, sub_chains, uuid_send(gen_random_uuid()))
+    RETURNING chain_id INTO v_id;
+
+    -- The existing rows, linked one by one as the append trigger would link them.  In
+    -- row mode each row then gets its previous_hash and signature; a trigger of the
+    -- table that changed the row on that UPDATE would make its digest wrong, so the row
+    -- is hashed again afterwards and the whole call fails (and leaves nothing) if it moved.
+    IF NOT v_empty THEN
+        FOR v_adopt IN EXECUTE format(
+                'SELECT keel._audit_row_digest(%s, t) AS digest, t.tableoid AS rel, t.ctid AS tid '
+                'FROM %s t ORDER BY %s, t.tableoid, t.ctid', v_id, tbl, v_order) LOOP
+            v_link := keel._audit_chain_link_digest(v_id, v_adopt.digest);
+            IF hash_column IS NOT NULL THEN
+                EXECUTE format('UPDATE %s t SET %I = $1, %I = $2 WHERE t.tableoid = $3 AND t.ctid = $4 '
+                               'RETURNING keel._audit_row_digest(%s, t)',
+                               tbl, hash_column, signature_column, v_id)
+                   INTO v_after USING v_link[1], v_link[2], v_adopt.rel, v_adopt.tid;
+                IF v_after IS DISTINCT FROM v_adopt.digest THEN
+                    RAISE EXCEPTION 'a row of "%" changed while it was being chained', tbl
+                        USING ERRCODE = 'object_not_in_prerequisite_state',
+                              DETAIL = 'Writing the chain columns fired a trigger that changed other columns of the row.',
+                              HINT = 'Disable that trigger for the call (ALTER TABLE ... DISABLE TRIGGER), then enable it again.';
+                END IF;
+            END IF;
+            v_rows := v_rows + 1;
+        END LOOP;
+        RAISE NOTICE 'chained the % existing rows of "%"', v_rows, tbl;
+    END IF;
+
+    -- zz_: fires after every other BEFORE INSERT trigger, so it hashes the final row.
+    EXECUTE format('CREATE TRIGGER zz_keel_audit_chain BEFORE INSERT ON %s FOR EACH ROW '
+                   'EXECUTE FUNCTION keel.audit_chain_append(%L)', tbl, v_id);
+    EXECUTE format('CREATE TRIGGER keel_audit_chain_guard BEFORE UPDATE OR DELETE ON %s FOR EACH ROW '
+                   'EXECUTE FUNCTION keel.audit_chain_refuse()', tbl);
+    EXECUTE format('CREATE TRIGGER keel_audit_chain_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION keel.audit_chain_refuse()', tbl);
+    -- TRUNCATE triggers are not inherited by partitions: guard each one.
+    FOR v_part IN SELECT p.relid FROM pg_partition_tree(tbl) p WHERE p.relid <> tbl LOOP
+        EXECUTE format('CREATE TRIGGER keel_audit_chain_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION keel.audit_chain_refuse()', v_part);
+    END LOOP;
+    RETURN v_id;
+END
+$$;
+
+REVOKE ALL ON FUNCTION keel.enable_audit_chain(regclass, name, name, text, integer, name[]) FROM PUBLIC;
+
+COMMENT ON FUNCTION keel.enable_audit_chain(regclass, name, name, text, integer, name[]) IS
+'Makes a table (or partitioned table) a tamper-evident, append-only audit chain. With '
+'hash_column and signature_column (text or varchar(64)) each row carries hex(previous link hash) and '
+'hex(HMAC signature); without them the chain is kept beside the table in keel.audit_link. '
+'sub_chains > 1 is the scaling mode (independent sub-chains, one per concurrent writer). A table '
+'that already holds rows needs existing_rows_order (columns): those rows are chained first, in that '
+'order. Returns the chain id.';
+
+-- ---- audit chain DDL guards (guards, issues 4 and 7)
+-- src/sql/keel/310_audit_chain_guards.sql, whole (all of it is new in 0.2.0):
+-- Append-only guards of the audit chain that table triggers cannot give
+-- (docs/audit_chain.md, "Append-only and retention"): event triggers that
+--   * put the TRUNCATE guard on every partition made or attached after
+--     keel.enable_audit_chain() (PostgreSQL does not clone statement triggers);
+--   * refuse DROP TABLE and DETACH PARTITION of a chained partition unless
+--     keel.audit_chain_retire_partition() permitted exactly that partition in this
+--     transaction (keel's retention path);
+--   * refuse ATTACH PARTITION of a table holding rows (rows around the chain);
+--   * refuse DROP of a chained table whose chain holds rows, unless the chain was
+--     disabled first or SET LOCAL keel.audit_chain_allow_drop = on.
+-- They fire for every role, superusers included, and also under
+-- session_replication_role = replica (ENABLE ALWAYS); a superuser can still disable
+-- them (ALTER EVENT TRIGGER ... DISABLE), which is why verification and digests exist.
+
+-- Every relation carrying the chain trigger: the chained tables (relid = root) and
+-- their partitions (PostgreSQL clones the row trigger onto each partition).
+CREATE FUNCTION keel._audit_chain_members()
+RETURNS TABLE (relid oid, root oid, chain_id integer)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT m.relid, m.root, keel._audit_chain_id(m.root::regclass)
+      FROM (SELECT t.tgrelid AS relid,
+                   coalesce(pg_catalog.pg_partition_root(t.tgrelid)::oid, t.tgrelid) AS root
+              FROM pg_catalog.pg_trigger t
+             WHERE t.tgname = 'zz_keel_audit_chain') m
+$$;
+
+REVOKE ALL ON FUNCTION keel._audit_chain_members() FROM PUBLIC;
+COMMENT ON FUNCTION keel._audit_chain_members() IS
+'Internal: every chained table and every partition of one, with its chained root and chain id.';
+
+-- Called by keel.audit_chain_retire_partition() once the checkpoint is made: the
+-- partition (and its own partitions) may now be dropped or detached in this transaction.
+-- SECURITY DEFINER: keel.audit_chain_retiring is a superuser setting, so a table
+-- owner cannot forge the permission with SET.
+CREATE FUNCTION keel._audit_chain_permit_retire(partition regclass)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_catalog.set_config('keel.audit_chain_retiring',
+        coalesce(pg_catalog.current_setting('keel.audit_chain_retiring', true), '')
+        || (SELECT pg_catalog.string_agg(',' || p.relid::oid::text, '') FROM pg_catalog.pg_partition_tree(partition) p)
+        || ',', true);
+END
+$$;
+
+REVOKE ALL ON FUNCTION keel._audit_chain_permit_retire(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION keel._audit_chain_permit_retire(regclass) IS
+'Internal: lets the rest of this transaction drop or detach a partition that keel.audit_chain_retire_partition() checkpointed.';
+
+CREATE FUNCTION keel._audit_chain_retiring(relid oid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.strpos(coalesce(pg_catalog.current_setting('keel.audit_chain_retiring', true), ''),
+                             ',' || relid::text || ',') > 0
+$$;
+
+REVOKE ALL ON FUNCTION keel._audit_chain_retiring(oid) FROM PUBLIC;
+COMMENT ON FUNCTION keel._audit_chain_retiring(oid) IS
+'Internal: whether keel.audit_chain_retire_partition() permitted this partition''s retirement in this transaction.';
+
+CREATE FUNCTION keel._audit_chain_ddl_start()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- What is chained before the command runs: the drop and end checks compare with it.
+    PERFORM set_config('keel.audit_chain_ddl_state',
+                       coalesce((SELECT string_agg(format('%s:%s:%s', m.relid, m.root, m.chain_id), ',')
+                                   FROM keel._audit_chain_members() m
+                                  WHERE m.chain_id IS NOT NULL), ''),
+                       true);
+END
+$$;
+
+COMMENT ON FUNCTION keel._audit_chain_ddl_start() IS
+'Chain guard, ddl_command_start: notes every chained table and partition before a DROP or ALTER TABLE.';
+
+CREATE FUNCTION keel._audit_chain_ddl_state()
+RETURNS TABLE (relid oid, root oid, chain_id integer)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.split_part(e, ':', 1)::oid, pg_catalog.split_part(e, ':', 2)::oid,
+           pg_catalog.split_part(e, ':', 3)::integer
+      FROM pg_catalog.unnest(pg_catalog.string_to_array(
+               nullif(coalesce(pg_catalog.current_setting('keel.audit_chain_ddl_state', true), ''), ''),
+               ',')) e
+$$;
+
+REVOKE ALL ON FUNCTION keel._audit_chain_ddl_state() FROM PUBLIC;
+COMMENT ON FUNCTION keel._audit_chain_ddl_state() IS
+'Internal: the chained relations noted by the chain guard at the start of the current DDL command.';
+
+CREATE FUNCTION keel._audit_chain_drop_check()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_dropped oid[];
+    v_allow   boolean;
+    r         record;
+BEGIN
+    SELECT array_agg(d.objid) INTO v_dropped
+      FROM pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND d.objid IN (SELECT s.relid FROM keel._audit_chain_ddl_state() s);
+    IF v_dropped IS NULL THEN
+        RETURN;
+    END IF;
+
+    -- A partition dropped without its chained table: only through the retention path.
+    FOR r IN SELECT d.object_identity AS identity, s.root
+               FROM pg_event_trigger_dropped_objects() d
+               JOIN keel._audit_chain_ddl_state() s ON s.relid = d.objid
+              WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+                AND s.relid <> s.root AND s.root <> ALL (v_dropped)
+                AND NOT keel._audit_chain_retiring(s.relid)
+              ORDER BY 1 LIMIT 1 LOOP
+        RAISE EXCEPTION 'cannot drop partition % of audit-chained table %', r.identity, r.root::regclass
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A chained table is append-only: its rows leave only through keel''s retention path, '
+                           'which leaves a signed checkpoint so the rest of the chain still verifies.',
+                  HINT = format('Call SELECT keel.audit_chain_retire_partition(%L, %L) in the same transaction '
+                                'first (keel.run_maintenance() does this for its retention).',
+                                r.root::regclass::text, r.identity);
+    END LOOP;
+
+    -- A chained table dropped while its chain holds rows.
+    v_allow := coalesce(current_setting('keel.audit_chain_allow_drop', true), 'off') IN ('on', 'true', '1')
+               OR (tg_tag IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
+                   AND coalesce(current_setting('keel.allow_blueprint_drop', true), 'off') IN ('on', 'true', '1'));
+    IF v_allow THEN
+        RETURN;
+    END IF;
+    FOR r IN SELECT d.object_identity AS identity, s.chain_id,
+                    (SELECT count(*) FROM keel.audit_link l WHERE l.chain_id = s.chain_id) AS n
+               FROM pg_event_trigger_dropped_objects() d
+               JOIN keel._audit_chain_ddl_state() s ON s.relid = d.objid
+              WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND s.relid = s.root
+                AND EXISTS (SELECT 1 FROM keel.audit_link l WHERE l.chain_id = s.chain_id)
+              ORDER BY 1 LIMIT 1 LOOP
+        RAISE EXCEPTION 'cannot drop audit-chained table % because its chain holds rows', r.identity
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Its chain links %s %s; dropping the table would silently remove them.',
+                                  r.n, CASE WHEN r.n = 1 THEN 'row' ELSE 'rows' END),
+                  HINT = 'Run keel.disable_audit_chain(table, forget => true) first, or '
+                         'SET LOCAL keel.audit_chain_allow_drop = on in the same transaction.';
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION keel._audit_chain_drop_check() IS
+'Chain guard, sql_drop: refuses dropping a chained partition outside the retention path and dropping a '
+'chained table whose chain holds rows.';
+
+CREATE FUNCTION keel._audit_chain_ddl_end()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    v_rows boolean;
+BEGIN
+    IF tg_tag = 'ALTER TABLE' THEN
+        -- DETACH PARTITION of a chained partition: only through the retention path.
+        FOR r IN SELECT s.relid, s.root
+                   FROM keel._audit_chain_ddl_state() s
+                   JOIN pg_class c ON c.oid = s.relid
+                  WHERE s.relid <> s.root
+                    AND pg_partition_root(s.relid) IS DISTINCT FROM s.root
+                    AND NOT keel._audit_chain_retiring(s.relid)
+                  ORDER BY s.relid::regclass::text LIMIT 1 LOOP
+            RAISE EXCEPTION 'cannot detach partition % of audit-chained table %', r.relid::regclass, r.root::regclass
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'A chained table is append-only: its rows leave only through keel''s retention '
+                               'path, which leaves a signed checkpoint so the rest of the chain still verifies.',
+                      HINT = format('Call SELECT keel.audit_chain_retire_partition(%L, %L) in the same transaction '
+                                    'first (keel.run_maintenance() does this for its retention).',
+                                    r.root::regclass::text, r.relid::regclass::text);
+        END LOOP;
+        -- ATTACH PARTITION of a table holding rows: they would be in the table but not in the chain.
+        FOR r IN SELECT m.relid, m.root
+                   FROM keel._audit_chain_members() m
+                  WHERE m.relid <> m.root AND m.chain_id IS NOT NULL
+                    AND NOT EXISTS (SELECT 1 FROM keel._audit_chain_ddl_state() s WHERE s.relid = m.relid)
+                    AND (SELECT c.relkind FROM pg_class c WHERE c.oid = m.relid) = 'r'
+                  ORDER BY m.relid::regclass::text LOOP
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s)', r.relid::regclass) INTO v_rows;
+            IF v_rows THEN
+                RAISE EXCEPTION 'cannot attach % to audit-chained table % because it holds rows',
+                                r.relid::regclass, r.root::regclass
+                    USING ERRCODE = 'object_not_in_prerequisite_state',
+                          DETAIL = 'Its rows would be in the table without being in the chain; '
+                                   'verification would report them as inserted.',
+                          HINT = 'Attach an empty table and insert the rows through the chained table.';
+            END IF;
+        END LOOP;
+    END IF;
+
+    -- TRUNCATE triggers are not cloned onto partitions: guard every new one.
+    FOR r IN SELECT m.relid FROM keel._audit_chain_members() m
+              WHERE m.relid <> m.root AND m.chain_id IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM pg_trigger t
+                                 WHERE t.tgrelid = m.relid AND t.tgname = 'keel_audit_chain_truncate')
+              ORDER BY m.relid LOOP
+        EXECUTE format('CREATE TRIGGER keel_audit_chain_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION keel.audit_chain_refuse()', r.relid::regclass);
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION keel._audit_chain_ddl_end() IS
+'Chain guard, ddl_command_end: puts the TRUNCATE guard on new partitions of chained tables and refuses '
+'DETACH of a chained partition outside the retention path and ATTACH of a table holding rows.';
+
+CREATE FUNCTION keel._audit_chain_detach_concurrently()
+RETURNS event_trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'keel_audit_chain_detach_concurrently';
+
+COMMENT ON FUNCTION keel._audit_chain_detach_concurrently() IS
+'Chain guard, ddl_command_start: refuses ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY (or FINALIZE) '
+'on a chained table (it commits half-way, outside the retention path''s transaction).';
+
+-- The guards run for every role's DDL: as their owner (SECURITY DEFINER, pinned
+-- search_path), so no role needs EXECUTE on the helpers, and PUBLIC has none.
+REVOKE ALL ON FUNCTION keel._audit_chain_ddl_start() FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel._audit_chain_drop_check() FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel._audit_chain_ddl_end() FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel._audit_chain_detach_concurrently() FROM PUBLIC;
+
+-- Named keel_chain_guard_* so they fire after the blueprint drop guard (event
+-- triggers fire in name order): a blueprint keeps its own message.
+CREATE EVENT TRIGGER keel_chain_guard_concurrently ON ddl_command_start
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION keel._audit_chain_detach_concurrently();
+CREATE EVENT TRIGGER keel_chain_guard_start ON ddl_command_start
+    WHEN TAG IN ('ALTER TABLE', 'DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP EXTENSION')
+    EXECUTE FUNCTION keel._audit_chain_ddl_start();
+CREATE EVENT TRIGGER keel_chain_guard_drop ON sql_drop
+    WHEN TAG IN ('ALTER TABLE', 'DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP EXTENSION')
+    EXECUTE FUNCTION keel._audit_chain_drop_check();
+CREATE EVENT TRIGGER keel_chain_guard_end ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
+    EXECUTE FUNCTION keel._audit_chain_ddl_end();
+
+-- Also under session_replication_role = replica (keel's own row moves run so).
+ALTER EVENT TRIGGER keel_chain_guard_concurrently ENABLE ALWAYS;
+ALTER EVENT TRIGGER keel_chain_guard_start ENABLE ALWAYS;
+ALTER EVENT TRIGGER keel_chain_guard_drop ENABLE ALWAYS;
+ALTER EVENT TRIGGER keel_chain_guard_end ENABLE ALWAYS;
+
+COMMENT ON EVENT TRIGGER keel_chain_guard_concurrently IS
+'keel audit chain guard: refuses DETACH PARTITION CONCURRENTLY on a chained table.';
+COMMENT ON EVENT TRIGGER keel_chain_guard_start IS
+'keel audit chain guard: notes the chained relations before a DROP or ALTER TABLE.';
+COMMENT ON EVENT TRIGGER keel_chain_guard_drop IS
+'keel audit chain guard: refuses dropping chained partitions outside retention, and chained tables holding rows.';
+COMMENT ON EVENT TRIGGER keel_chain_guard_end IS
+'keel audit chain guard: TRUNCATE guard on new partitions; refuses DETACH outside retention and ATTACH of rows.';
+
+-- src/sql/keel/300_audit_chain.sql: audit_chain_retire_partition() now permits the drop/detach.
+CREATE OR REPLACE FUNCTION keel.audit_chain_retire_partition(parent regclass, partition regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id      integer;
+    v_rows    bigint;
+    v_links   bigint;
+    r         record;
+BEGIN
+    IF parent IS NULL OR partition IS NULL THEN
+        RAISE EXCEPTION 'keel.audit_chain_retire_partition: parent and partition must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    v_id := keel._audit_require_chain(parent);
+    IF partition = parent OR NOT EXISTS (
+           SELECT 1 FROM pg_partition_ancestors(partition) a WHERE a.relid = parent) THEN
+        RAISE EXCEPTION '"%" is not a partition of "%"', partition, parent
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- No appends while the checkpoint is made.
+    PERFORM keel._audit_lock_chain(v_id);
+
+    CREATE TEMP TABLE IF NOT EXISTS pg_temp.keel_retire_digest (dg bytea, n bigint) ON COMMIT DROP;
+    TRUNCATE pg_temp.keel_retire_digest;
+    EXECUTE format('INSERT INTO pg_temp.keel_retire_digest SELECT keel._audit_row_digest(%s, p), count(*) '
+                   'FROM %s p GROUP BY 1', v_id, partition);
+    SELECT coalesce(sum(d.n), 0) INTO v_rows FROM pg_temp.keel_retire_digest d;
+    SELECT count(*) INTO v_links
+      FROM keel.audit_link l JOIN pg_temp.keel_retire_digest d ON d.dg = l.row_digest
+     WHERE l.chain_id = v_id;
+    IF v_links <> v_rows THEN
+        RAISE EXCEPTION 'cannot retire partition "%" of "%": % of its % rows are not in the chain',
+                        partition, parent, v_rows - v_links, v_rows
+            USING ERRCODE = 'data_corrupted',
+                  DETAIL = 'Rows that were inserted around the chain (or tampered with) would vanish unrecorded.',
+                  HINT = 'Run keel.verify_audit_chain() on the table to see the break.';
+    END IF;
+
+    FOR r IN
+        WITH gone AS (
+            SELECT l.sub, l.pos FROM keel.audit_link l JOIN pg_temp.keel_retire_digest d ON d.dg = l.row_digest
+             WHERE l.chain_id = v_id)
+        SELECT g.sub, min(g.pos) AS lo, max(g.pos) AS hi, count(*) AS n,
+               (SELECT min(l.pos) FROM keel.audit_link l WHERE l.chain_id = v_id AND l.sub = g.sub) AS first
+          FROM gone g GROUP BY g.sub ORDER BY g.sub
+    LOOP
+        IF r.lo <> r.first OR r.hi - r.lo + 1 <> r.n THEN
+            RAISE EXCEPTION 'cannot retire partition "%" of "%": its rows are not the oldest of sub-chain %',
+                            partition, parent, r.sub
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = format('The partition holds %s links between positions %s and %s; the sub-chain '
+                                      'starts at %s. Retiring it would leave a hole that verification '
+                                      'reports as deleted rows.', r.n, r.lo, r.hi, r.first),
+                      HINT = 'Retire older partitions first.';
+        END IF;
+        INSERT INTO keel.audit_checkpoint (chain_id, sub, pos, link_hash, signature, key_id, key_version,
+                                           partition_name, rows_retired)
+        SELECT l.chain_id, l.sub, l.pos, l.link_hash, l.signature, l.key_id, l.key_version,
+               partition::text, r.n
+          FROM keel.audit_link l WHERE l.chain_id = v_id AND l.sub = r.sub AND l.pos = r.hi;
+        DELETE FROM keel.audit_link l WHERE l.chain_id = v_id AND l.sub = r.sub AND l.pos <= r.hi;
+    END LOOP;
+    TRUNCATE pg_temp.keel_retire_digest;
+    -- The chain guard (310_audit_chain_guards.sql) now lets this transaction drop or detach it.
+    PERFORM keel._audit_chain_permit_retire(partition);
+END
+$$;
+
+REVOKE ALL ON FUNCTION keel.audit_chain_retire_partition(regclass, regclass) FROM PUBLIC;
+
+COMMENT ON FUNCTION keel.audit_chain_retire_partition(regclass, regclass) IS
+'Retention path: before dropping or detaching an old partition of a chained table (same transaction), '
+'records a signed checkpoint per sub-chain at the last link the partition holds and retires its links, '
+'so verification of the remaining rows still passes. Raises if the partition''s rows are not the '
+'oldest of their sub-chains (a hole) or are not all in the chain.';

@@ -12,8 +12,29 @@
 -- Plain SQL, run by the extension machinery: @extschema@ is the extension's schema,
 -- search_path is set by PostgreSQL for the script: qualify everything (pg_catalog., keel.).
 
--- ---- released blueprint tables (lead, issues 6/7): audit_logs leaves the extension so pg_dump
--- carries it whole, with its audit chain's triggers (900_dump.sql).  Needs keel 0.2.0:
+-- ---- keel first (upgrade, issue 7): the sections below use keel 0.2.0, so refuse to run
+-- before ALTER EXTENSION keel UPDATE (same guard as src/sql/keel_terminalpp/000_requires_keel.sql).
+DO $keel_guard$
+DECLARE
+    v_installed text := (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'keel');
+    v_files     text := (SELECT a.default_version FROM pg_catalog.pg_available_extensions a WHERE a.name = 'keel');
+BEGIN
+    IF v_installed IS DISTINCT FROM v_files THEN
+        RAISE EXCEPTION 'keel_terminalpp needs keel %, the version of the installed files, but keel is at %', v_files, v_installed
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run ALTER EXTENSION keel UPDATE first, then this statement again.';
+    END IF;
+END
+$keel_guard$;
+
+
+-- ---- released blueprint tables (lead, issues 6/7): see 900_dump.sql.  Needs keel 0.2.0:
 -- run ALTER EXTENSION keel UPDATE first.
 SELECT keel.release_blueprint_table('keel_terminalpp',
     pg_catalog.format('%I.audit_logs', pg_catalog.current_schema())::regclass);
+SELECT keel.release_blueprint_table('keel_terminalpp',
+    pg_catalog.format('%I.secrets', pg_catalog.current_schema())::regclass);
+SELECT keel.release_blueprint_table('keel_terminalpp',
+    pg_catalog.format('%I.repository_links', pg_catalog.current_schema())::regclass);
+SELECT keel.release_blueprint_table('keel_terminalpp',
+    pg_catalog.format('%I.github_connections', pg_catalog.current_schema())::regclass);
