@@ -39,6 +39,17 @@ SELECT keel.create_key('');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT keel.create_key(repeat('k', 64));
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- an over-long name or word is shown by its first 64 characters and "...", never whole
+SELECT keel.create_key(repeat('k', 10 * 1024 * 1024));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT keel.create_key('keys_test_c', repeat('p', 10 * 1024 * 1024));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT keel.rotate_key(repeat('数', 100));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT keel.destroy_key(repeat('x', 65), 1);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT keel.encrypt('\x00'::bytea, repeat('n', 10 * 1024 * 1024));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT keel.create_key(NULL);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 

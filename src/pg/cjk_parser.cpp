@@ -11,6 +11,7 @@
 //   prsheadline picks the fragments for ts_headline, then undoes the bigram overlap
 //               so the text reads as written ("数据", "据库" show as "数据库")
 #include "bridge/guard.hpp"
+#include "core/limits.hpp"
 #include "core/cjk_tokenizer.hpp"
 
 #include <new>
@@ -174,6 +175,13 @@ KEEL_FUNCTION(keel_cjk_prsstart) {
     }
     const char* buf = reinterpret_cast<const char*>(PG_GETARG_POINTER(0));
     const int len = PG_GETARG_INT32(1);
+    core::CheckSize(len > 0 ? static_cast<size_t>(len) : 0, core::kMaxCjkTextBytes,
+                    "text too large to parse", "keel.cjk_parser takes",
+                    "PostgreSQL keeps one array entry per token while it builds a tsvector or a "
+                    "headline; CJK text makes about one token per character, so a longer text "
+                    "would overrun PostgreSQL's 1 GB allocation limit.",
+                    "Index the first part of a document this long, for example left(body, "
+                    "8000000).");
     void* mem = palloc(sizeof(core::CjkTokenizer));
     auto* tokenizer = ::new (mem) core::CjkTokenizer(buf, len > 0 ? static_cast<size_t>(len) : 0);
     PG_RETURN_POINTER(tokenizer);

@@ -9,6 +9,7 @@
 
 #include "bridge/crypto.hpp"
 #include "bridge/guard.hpp"
+#include "core/limits.hpp"
 #include "core/envelope.hpp"
 #include "pg/keystore.hpp"
 
@@ -111,8 +112,54 @@ core::Bytes EnvelopeFromJsonb(Jsonb* jb) {
     return core::DecodeBase64(std::string_view(j.ct, j.ct_len)).ValueOrThrow();
 }
 
+static_assert(core::kMaxValueBytes == MaxAllocSize - VARHDRSZ, "one value's limit");
+static_assert(core::kMaxJsonbStringBytes == JENTRY_OFFLENMASK, "one jsonb string's limit");
+
+// Refuses, before anything is allocated, a plaintext whose ciphertext would not fit
+// where it goes (SQLSTATE 54000): one PostgreSQL value (bytea, and text, which is
+// base64) or one jsonb string.
+void CheckCiphertextFits(PayloadType type, size_t pt_len) {
+    const size_t env = core::EnvelopeSize(pt_len);
+    const std::string plain = "The plaintext is " + std::to_string(pt_len) + " bytes";
+    // The largest plaintexts that fit, for the hints.
+    const size_t max_bytea = core::kMaxValueBytes - core::kEnvelopeOverhead;
+    const size_t max_text =
+        (core::kMaxValueBytes - core::kTextPrefix.size()) / 4 * 3 - core::kEnvelopeOverhead;
+    switch (type) {
+        case PayloadType::kBytea:
+            core::CheckSize(env, core::kMaxValueBytes, "ciphertext too large",
+                            "PostgreSQL allows in one value",
+                            plain + "; keel adds " + std::to_string(core::kEnvelopeOverhead) +
+                                " bytes of header, nonce and tag.",
+                            "Keep values this large outside the database, or split them.");
+            return;
+        case PayloadType::kText:
+            core::CheckSize(core::kTextPrefix.size() + core::Base64Size(env), core::kMaxValueBytes,
+                            "text ciphertext too large", "PostgreSQL allows in one value",
+                            plain +
+                                "; a text ciphertext is base64, a third larger than the "
+                                "bytes it encodes.",
+                            "Text ciphertexts hold plaintexts of up to " +
+                                std::to_string(max_text) +
+                                " bytes; keel.encrypt() (bytea) holds up to " +
+                                std::to_string(max_bytea) + " bytes.");
+            return;
+        case PayloadType::kJsonb:
+            core::CheckSize(core::Base64Size(env), core::kMaxJsonbStringBytes,
+                            "jsonb ciphertext too large", "jsonb allows in one string",
+                            plain +
+                                " of JSON text; keel's jsonb ciphertext holds it as one "
+                                "base64 string.",
+                            "Encrypt values this large with keel.encrypt_text(value::text), which "
+                            "holds plaintexts of up to " +
+                                std::to_string(max_text) + " bytes.");
+            return;
+    }
+}
+
 // Encrypts into the envelope bytes (C++ scratch).
 core::Bytes Seal(const DataKey& key, PayloadType type, const ByteSpan* aad, ByteSpan pt) {
+    CheckCiphertextFits(type, pt.size);
     core::Bytes env(core::EnvelopeSize(pt.size));
     core::SealEnvelope(bridge::BackendGcm(), key.key, key.key_id, key.version, type, aad, pt,
                        env.data());
@@ -224,6 +271,7 @@ KEEL_FUNCTION(keel_encrypt) {
     std::string name = pg::KeyNameArg(fcinfo, 1);
     pg::AadArg aad = pg::GetAad(fcinfo, 2);
     ByteSpan pt = pg::VarSpan(pg::GetVarlena(fcinfo, 0));
+    pg::CheckCiphertextFits(PayloadType::kBytea, pt.size);
     pg::DataKey key = pg::ActiveKey(name.c_str(), pg::KeyPurpose::kEncrypt);
     size_t env_len = core::EnvelopeSize(pt.size);
     bytea* out = static_cast<bytea*>(
@@ -241,6 +289,7 @@ KEEL_FUNCTION(keel_encrypt_text) {
     std::string name = pg::KeyNameArg(fcinfo, 1);
     pg::AadArg aad = pg::GetAad(fcinfo, 2);
     ByteSpan pt = pg::VarSpan(pg::GetVarlena(fcinfo, 0));
+    pg::CheckCiphertextFits(PayloadType::kText, pt.size);
     pg::DataKey key = pg::ActiveKey(name.c_str(), pg::KeyPurpose::kEncrypt);
     // Envelope on the stack for small values, base64 straight into the result.
     size_t env_len = core::EnvelopeSize(pt.size);

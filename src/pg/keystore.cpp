@@ -13,6 +13,7 @@
 
 #include "bridge/crypto.hpp"
 #include "bridge/guard.hpp"
+#include "core/limits.hpp"
 #include "pg/gucs.hpp"
 
 extern "C" {
@@ -214,7 +215,8 @@ void ReadKeyFile(const char* path, const char* setting, char* buf, size_t cap, s
     if (fd < 0) {
         int err = errno;
         Throw(ErrorKind::kConfigError,
-              std::string("could not open master key file \"") + path + "\": " + strerror(err),
+              "could not open master key file \"" + core::ShownName(path, core::kShownPathBytes) +
+                  "\": " + strerror(err),
               std::string("The file is named by ") + setting + ".",
               "Check the path and that the server's operating-system user can read the file.");
     }
@@ -239,8 +241,9 @@ void ReadKeyFile(const char* path, const char* setting, char* buf, size_t cap, s
     int err = errno;
     close(fd);
     if (n < 0) {
-        Throw(ErrorKind::kConfigError,
-              std::string("could not read master key file \"") + path + "\": " + strerror(err));
+        Throw(ErrorKind::kConfigError, "could not read master key file \"" +
+                                           core::ShownName(path, core::kShownPathBytes) +
+                                           "\": " + strerror(err));
     }
     *len = static_cast<size_t>(n);
 }
@@ -456,7 +459,8 @@ DataKey ActiveKey(const char* name, KeyPurpose purpose) {
             CopyRow(values, nulls, &row);
     });
     if (!row.found) {
-        std::string quoted = std::string("\"") + name + "\"";
+        // A name argument can be megabytes long: show its start only.
+        std::string quoted = "\"" + core::ShownName(std::string_view(name, name_len)) + "\"";
         if (any_version) {
             Throw(ErrorKind::kUndefinedObject, "key " + quoted + " has no active version", {},
                   "Make one with keel.rotate_key(" + quoted + ").");

@@ -30,7 +30,8 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF on_unchanged NOT IN ('touch', 'keep', 'skip') THEN
-        RAISE EXCEPTION 'invalid on_unchanged mode "%"', on_unchanged
+        RAISE EXCEPTION 'invalid on_unchanged mode "%"',
+            left(on_unchanged, 64) || CASE WHEN length(on_unchanged) > 64 THEN '...' ELSE '' END
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'on_unchanged must be touch (always set the column), keep (leave it '
                            'when nothing else changed) or skip (drop an UPDATE that changed nothing).';

@@ -131,7 +131,8 @@ BEGIN
                       WHEN 'quarter' THEN 'quarter' WHEN 'quarterly' THEN 'quarter'
                       WHEN 'year' THEN 'year' WHEN 'yearly' THEN 'year' END;
     IF v_interval IS NULL THEN
-        RAISE EXCEPTION 'invalid partition interval "%"', part_interval
+        RAISE EXCEPTION 'invalid partition interval "%"',
+            left(part_interval, 64) || CASE WHEN length(part_interval) > 64 THEN '...' ELSE '' END
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The interval must be day, week, month, quarter or year.';
     END IF;
@@ -141,7 +142,8 @@ BEGIN
                   DETAIL = format('premake is %s and start_back is %s.', premake, start_back);
     END IF;
     IF retention_mode NOT IN ('drop', 'detach') THEN
-        RAISE EXCEPTION 'invalid retention mode "%"', retention_mode
+        RAISE EXCEPTION 'invalid retention mode "%"',
+            left(retention_mode, 64) || CASE WHEN length(retention_mode) > 64 THEN '...' ELSE '' END
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'retention_mode must be drop (the partition is dropped) or detach (it is '
                          'detached and kept as an ordinary table).';

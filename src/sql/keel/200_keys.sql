@@ -99,15 +99,17 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF purpose NOT IN ('encrypt', 'hmac') THEN
-        RAISE EXCEPTION 'invalid key purpose "%"', purpose
+        RAISE EXCEPTION 'invalid key purpose "%"',
+            left(purpose, 64) || CASE WHEN length(purpose) > 64 THEN '...' ELSE '' END
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A key''s purpose is encrypt (for keel.encrypt and encrypted columns) '
                            'or hmac (for signatures such as the audit chain''s).';
     END IF;
     IF octet_length(name) NOT BETWEEN 1 AND 63 THEN
-        RAISE EXCEPTION 'invalid key name "%"', name
+        RAISE EXCEPTION 'invalid key name "%"',
+            left(name, 64) || CASE WHEN length(name) > 64 THEN '...' ELSE '' END
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'A key name is 1 to 63 bytes long.';
+                  DETAIL = format('A key name is 1 to 63 bytes long; this one is %s bytes.', octet_length(name));
     END IF;
     LOCK TABLE keel.data_keys IN SHARE ROW EXCLUSIVE MODE;
     SELECT k.* INTO v_row FROM keel.keys k WHERE k.name = create_key.name ORDER BY k.version DESC LIMIT 1;
@@ -155,7 +157,8 @@ BEGIN
     SELECT k.* INTO v_last FROM keel.data_keys k
      WHERE k.name = rotate_key.name ORDER BY k.version DESC LIMIT 1;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'key "%" does not exist', name
+        RAISE EXCEPTION 'key "%" does not exist',
+            left(name, 64) || CASE WHEN length(name) > 64 THEN '...' ELSE '' END
             USING ERRCODE = 'undefined_object',
                   HINT = 'Create it with keel.create_key().';
     END IF;
@@ -194,7 +197,8 @@ BEGIN
     SELECT k.* INTO v_key FROM keel.data_keys k
      WHERE k.name = destroy_key.name AND k.version = destroy_key.version;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'key "%" version % does not exist', name, version
+        RAISE EXCEPTION 'key "%" version % does not exist',
+            left(name, 64) || CASE WHEN length(name) > 64 THEN '...' ELSE '' END, version
             USING ERRCODE = 'undefined_object';
     END IF;
     IF v_key.state = 'active' THEN

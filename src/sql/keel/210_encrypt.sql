@@ -125,11 +125,13 @@ BEGIN
                   HINT = 'keel encrypts bytea, text, varchar and jsonb columns.';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM keel.data_keys k WHERE k.name = key_name AND k.state = 'active') THEN
-        RAISE EXCEPTION 'key "%" does not exist', key_name
+        RAISE EXCEPTION 'key "%" does not exist',
+            left(key_name, 64) || CASE WHEN length(key_name) > 64 THEN '...' ELSE '' END
             USING ERRCODE = 'undefined_object', HINT = 'Create it with keel.create_key().';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM keel.data_keys k WHERE k.name = key_name AND k.purpose = 'encrypt') THEN
-        RAISE EXCEPTION 'key "%" is not an encrypt key', key_name
+        RAISE EXCEPTION 'key "%" is not an encrypt key',
+            left(key_name, 64) || CASE WHEN length(key_name) > 64 THEN '...' ELSE '' END
             USING ERRCODE = 'wrong_object_type';
     END IF;
     IF cardinality(aad_columns) > 16 THEN

@@ -466,6 +466,17 @@ BEGIN
     SELECT count(*) INTO v_links
       FROM keel.audit_link l JOIN pg_temp.keel_retire_digest d ON d.dg = l.row_digest
      WHERE l.chain_id = v_id;
+    -- Retired already (a logical-replication subscriber receives the publisher's
+    -- checkpoint and link deletions, not its DROP): none of the rows is linked any more
+    -- and the chain's checkpoints for this partition account for all of them. Nothing
+    -- to record; the drop or detach is permitted.
+    IF v_links = 0 AND v_rows > 0 AND v_rows = (
+           SELECT sum(c.rows_retired) FROM keel.audit_checkpoint c
+            WHERE c.chain_id = v_id AND c.partition_name = partition::text) THEN
+        TRUNCATE pg_temp.keel_retire_digest;
+        PERFORM keel._audit_chain_permit_retire(partition);
+        RETURN;
+    END IF;
     IF v_links <> v_rows THEN
         RAISE EXCEPTION 'cannot retire partition "%" of "%": % of its % rows are not in the chain',
                         partition, parent, v_rows - v_links, v_rows

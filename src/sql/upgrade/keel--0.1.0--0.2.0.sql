@@ -811,6 +811,17 @@ BEGIN
     SELECT count(*) INTO v_links
       FROM keel.audit_link l JOIN pg_temp.keel_retire_digest d ON d.dg = l.row_digest
      WHERE l.chain_id = v_id;
+    -- Retired already (a logical-replication subscriber receives the publisher's
+    -- checkpoint and link deletions, not its DROP): none of the rows is linked any more
+    -- and the chain's checkpoints for this partition account for all of them. Nothing
+    -- to record; the drop or detach is permitted.
+    IF v_links = 0 AND v_rows > 0 AND v_rows = (
+           SELECT sum(c.rows_retired) FROM keel.audit_checkpoint c
+            WHERE c.chain_id = v_id AND c.partition_name = partition::text) THEN
+        TRUNCATE pg_temp.keel_retire_digest;
+        PERFORM keel._audit_chain_permit_retire(partition);
+        RETURN;
+    END IF;
     IF v_links <> v_rows THEN
         RAISE EXCEPTION 'cannot retire partition "%" of "%": % of its % rows are not in the chain',
                         partition, parent, v_rows - v_links, v_rows
@@ -856,3 +867,427 @@ COMMENT ON FUNCTION keel.audit_chain_retire_partition(regclass, regclass) IS
 'records a signed checkpoint per sub-chain at the last link the partition holds and retires its links, '
 'so verification of the remaining rows still passes. Raises if the partition''s rows are not the '
 'oldest of their sub-chains (a hole) or are not all in the chain.';
+
+
+
+
+-- ---- huge values and over-long names (guards, issue 7): the functions that echo a caller's
+-- name or word now show at most its first 64 characters and "...".
+CREATE OR REPLACE FUNCTION keel.enable_updated_at(
+    tbl regclass,
+    col name DEFAULT 'updated_at',
+    on_unchanged text DEFAULT 'touch',
+    created_col name DEFAULT NULL)
+RETURNS name
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_kind  "char";
+    v_trig  name;
+    v_col   name;
+    v_type  regtype;
+BEGIN
+    IF tbl IS NULL OR col IS NULL OR on_unchanged IS NULL THEN
+        RAISE EXCEPTION 'keel.enable_updated_at: tbl, col and on_unchanged must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF on_unchanged NOT IN ('touch', 'keep', 'skip') THEN
+        RAISE EXCEPTION 'invalid on_unchanged mode "%"',
+            left(on_unchanged, 64) || CASE WHEN length(on_unchanged) > 64 THEN '...' ELSE '' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'on_unchanged must be touch (always set the column), keep (leave it '
+                           'when nothing else changed) or skip (drop an UPDATE that changed nothing).';
+    END IF;
+
+    SELECT c.relkind INTO v_kind FROM pg_class c WHERE c.oid = tbl;
+    IF v_kind NOT IN ('r', 'p', 'f') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = format('keel.enable_updated_at() needs a table, a partitioned table or a '
+                                  'foreign table; "%s" is a %s.', tbl,
+                                  CASE v_kind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                                              WHEN 'S' THEN 'sequence' WHEN 'i' THEN 'index'
+                                              ELSE 'relation of kind ' || v_kind::text END);
+    END IF;
+
+    FOREACH v_col IN ARRAY ARRAY[col, created_col] LOOP
+        CONTINUE WHEN v_col IS NULL;
+        SELECT a.atttypid::regtype INTO v_type
+          FROM pg_attribute a
+         WHERE a.attrelid = tbl AND a.attname = v_col AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'column "%" of relation "%" does not exist', v_col, tbl
+                USING ERRCODE = 'undefined_column';
+        END IF;
+        IF v_type NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+            RAISE EXCEPTION 'column "%" of relation "%" is of type %', v_col, tbl, v_type
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'keel.enable_updated_at() maintains timestamptz, timestamp and date columns.';
+        END IF;
+    END LOOP;
+
+    -- One trigger per maintained column; CREATE OR REPLACE makes a second call with
+    -- other options update the first instead of adding a twin.
+    v_trig := left('keel_touch_' || col, 63);
+    EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE %s ON %s FOR EACH ROW '
+                   'EXECUTE FUNCTION keel.touch_updated_at(%L, %L, %L)',
+                   v_trig,
+                   CASE WHEN created_col IS NULL THEN 'UPDATE' ELSE 'INSERT OR UPDATE' END,
+                   tbl, col, on_unchanged, coalesce(created_col, ''));
+    RETURN v_trig;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION keel.partition_by_time(
+    parent            regclass,
+    part_interval     text        DEFAULT 'month',
+    premake           integer     DEFAULT 3,
+    retention         interval    DEFAULT NULL,
+    retention_mode    text        DEFAULT 'drop',
+    default_partition boolean     DEFAULT true,
+    start_back        integer     DEFAULT 0,
+    as_of             timestamptz DEFAULT NULL)
+RETURNS TABLE (parent_table regclass, action text, object text, row_count bigint, detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_class     pg_class;
+    v_strat     "char";
+    v_natts     int;
+    v_attno     int;
+    v_key       name;
+    v_type      regtype;
+    v_interval  text;
+    v_one       interval;
+    v_default   oid;
+    v_name      name;
+    v_part      regclass;
+BEGIN
+    IF parent IS NULL OR part_interval IS NULL OR premake IS NULL OR retention_mode IS NULL
+       OR default_partition IS NULL OR start_back IS NULL THEN
+        RAISE EXCEPTION 'keel.partition_by_time: only retention and as_of may be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    v_interval := CASE lower(part_interval)
+                      WHEN 'day' THEN 'day' WHEN 'daily' THEN 'day'
+                      WHEN 'week' THEN 'week' WHEN 'weekly' THEN 'week'
+                      WHEN 'month' THEN 'month' WHEN 'monthly' THEN 'month'
+                      WHEN 'quarter' THEN 'quarter' WHEN 'quarterly' THEN 'quarter'
+                      WHEN 'year' THEN 'year' WHEN 'yearly' THEN 'year' END;
+    IF v_interval IS NULL THEN
+        RAISE EXCEPTION 'invalid partition interval "%"',
+            left(part_interval, 64) || CASE WHEN length(part_interval) > 64 THEN '...' ELSE '' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The interval must be day, week, month, quarter or year.';
+    END IF;
+    IF premake NOT BETWEEN 0 AND 1000 OR start_back NOT BETWEEN 0 AND 1000 THEN
+        RAISE EXCEPTION 'premake and start_back must be between 0 and 1000'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('premake is %s and start_back is %s.', premake, start_back);
+    END IF;
+    IF retention_mode NOT IN ('drop', 'detach') THEN
+        RAISE EXCEPTION 'invalid retention mode "%"',
+            left(retention_mode, 64) || CASE WHEN length(retention_mode) > 64 THEN '...' ELSE '' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'retention_mode must be drop (the partition is dropped) or detach (it is '
+                         'detached and kept as an ordinary table).';
+    END IF;
+    v_one := CASE v_interval WHEN 'day' THEN interval '1 day' WHEN 'week' THEN interval '7 days'
+                             WHEN 'month' THEN interval '1 month' WHEN 'quarter' THEN interval '3 months'
+                             ELSE interval '1 year' END;
+    IF retention IS NOT NULL AND retention < v_one THEN
+        RAISE EXCEPTION 'retention % is shorter than one partition interval (%)', retention, v_interval
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Retention retires partitions wholly older than now() - retention; '
+                           'shorter than one interval it would retire the current partition.',
+                  HINT = format('Use a retention of at least %s.',
+                                CASE v_interval WHEN 'day' THEN '1 day' WHEN 'week' THEN '7 days'
+                                                WHEN 'month' THEN '1 month' WHEN 'quarter' THEN '3 months'
+                                                ELSE '1 year' END);
+    END IF;
+
+    SELECT * INTO v_class FROM pg_class c WHERE c.oid = parent;
+    IF v_class.relkind <> 'p' THEN
+        RAISE EXCEPTION 'table "%" is not partitioned', parent
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = CASE WHEN v_class.relkind = 'r' THEN 'It is an ordinary table.'
+                                ELSE format('It is a relation of kind "%s".', v_class.relkind) END,
+                  HINT = 'Create the table with PARTITION BY RANGE (a timestamptz, timestamp or date column).';
+    END IF;
+    SELECT pt.partstrat, pt.partnatts, pt.partattrs[0] INTO v_strat, v_natts, v_attno
+      FROM pg_partitioned_table pt WHERE pt.partrelid = parent;
+    IF v_strat <> 'r' THEN
+        RAISE EXCEPTION 'table "%" is partitioned by %, not by range', parent,
+                        CASE v_strat WHEN 'l' THEN 'list' WHEN 'h' THEN 'hash' ELSE v_strat::text END
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'keel.partition_by_time() keeps RANGE partitions over a time column.';
+    END IF;
+    IF v_natts <> 1 OR v_attno = 0 THEN
+        RAISE EXCEPTION 'table "%" is partitioned by more than one column or by an expression', parent
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'keel.partition_by_time() needs PARTITION BY RANGE over one plain column.';
+    END IF;
+    SELECT a.attname, a.atttypid::regtype INTO v_key, v_type
+      FROM pg_attribute a WHERE a.attrelid = parent AND a.attnum = v_attno;
+    IF v_type NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+        RAISE EXCEPTION 'partition key column "%" of table "%" is of type %', v_key, parent, v_type
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'keel.partition_by_time() needs a timestamptz, timestamp or date key.';
+    END IF;
+    IF NOT pg_has_role(current_user, v_class.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', parent
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+
+    INSERT INTO keel.partition_config AS c
+           (parent, part_interval, premake, start_back, retention, retention_mode, default_partition)
+    VALUES (partition_by_time.parent, v_interval, partition_by_time.premake, partition_by_time.start_back,
+            partition_by_time.retention, partition_by_time.retention_mode, partition_by_time.default_partition)
+    ON CONFLICT ON CONSTRAINT partition_config_pkey DO UPDATE
+       SET part_interval = EXCLUDED.part_interval, premake = EXCLUDED.premake,
+           start_back = EXCLUDED.start_back, retention = EXCLUDED.retention,
+           retention_mode = EXCLUDED.retention_mode, default_partition = EXCLUDED.default_partition;
+
+    IF partition_by_time.default_partition THEN
+        SELECT i.inhrelid INTO v_default
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = partition_by_time.parent AND c.relpartbound IS NOT NULL
+           AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT';
+        IF v_default IS NULL THEN
+            v_name := keel._partition_name(v_class.relname, 'default');
+            EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT',
+                           (SELECT n.nspname FROM pg_namespace n WHERE n.oid = v_class.relnamespace),
+                           v_name, partition_by_time.parent);
+            v_part := format('%I.%I', (SELECT n.nspname FROM pg_namespace n WHERE n.oid = v_class.relnamespace),
+                             v_name)::regclass;
+            PERFORM keel._partition_inherit_access(partition_by_time.parent, v_part);
+            parent_table := partition_by_time.parent;
+            action := 'created';
+            object := v_part::text;
+            row_count := NULL;
+            detail := 'DEFAULT';
+            RETURN NEXT;
+        END IF;
+    END IF;
+
+    -- The first run is part of the registration: if it fails, nothing is registered.
+    FOR parent_table, action, object, row_count, detail IN
+        SELECT * FROM keel.run_maintenance(partition_by_time.parent, partition_by_time.as_of) LOOP
+        IF action = 'error' THEN
+            RAISE EXCEPTION '%', substr(detail, 8)
+                USING ERRCODE = left(detail, 5),
+                      HINT = 'Nothing was registered and no partition was made.';
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION keel.create_key(name text, purpose text DEFAULT 'encrypt',
+                                if_not_exists boolean DEFAULT false)
+RETURNS keel.keys
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id  integer;
+    v_row keel.keys;
+BEGIN
+    IF name IS NULL OR purpose IS NULL OR if_not_exists IS NULL THEN
+        RAISE EXCEPTION 'keel.create_key: name, purpose and if_not_exists must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF purpose NOT IN ('encrypt', 'hmac') THEN
+        RAISE EXCEPTION 'invalid key purpose "%"',
+            left(purpose, 64) || CASE WHEN length(purpose) > 64 THEN '...' ELSE '' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A key''s purpose is encrypt (for keel.encrypt and encrypted columns) '
+                           'or hmac (for signatures such as the audit chain''s).';
+    END IF;
+    IF octet_length(name) NOT BETWEEN 1 AND 63 THEN
+        RAISE EXCEPTION 'invalid key name "%"',
+            left(name, 64) || CASE WHEN length(name) > 64 THEN '...' ELSE '' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('A key name is 1 to 63 bytes long; this one is %s bytes.', octet_length(name));
+    END IF;
+    LOCK TABLE keel.data_keys IN SHARE ROW EXCLUSIVE MODE;
+    SELECT k.* INTO v_row FROM keel.keys k WHERE k.name = create_key.name ORDER BY k.version DESC LIMIT 1;
+    IF FOUND THEN
+        IF if_not_exists AND v_row.purpose = create_key.purpose THEN
+            SELECT k.* INTO v_row FROM keel.keys k
+             WHERE k.name = create_key.name AND k.state = 'active';
+            RETURN v_row;
+        END IF;
+        RAISE EXCEPTION 'key "%" already exists', name
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = format('It is an %s key with %s version(s).', v_row.purpose, v_row.version),
+                  HINT = 'Use keel.rotate_key() to make a new version of it.';
+    END IF;
+    PERFORM keel._ensure_key_check();
+    v_id := nextval('keel.data_key_id_seq');
+    INSERT INTO keel.data_keys (key_id, name, purpose, version, wrapped_key, state)
+    VALUES (v_id, create_key.name, create_key.purpose, 1,
+            keel._new_wrapped_key(v_id, 1, create_key.purpose), 'active');
+    PERFORM keel._keys_changed();
+    SELECT k.* INTO v_row FROM keel.keys k WHERE k.key_id = v_id;
+    RETURN v_row;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION keel.rotate_key(name text)
+RETURNS keel.keys
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_last keel.data_keys;
+    v_row  keel.keys;
+BEGIN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'keel.rotate_key: name must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    LOCK TABLE keel.data_keys IN SHARE ROW EXCLUSIVE MODE;
+    SELECT k.* INTO v_last FROM keel.data_keys k
+     WHERE k.name = rotate_key.name ORDER BY k.version DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'key "%" does not exist',
+            left(name, 64) || CASE WHEN length(name) > 64 THEN '...' ELSE '' END
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it with keel.create_key().';
+    END IF;
+    PERFORM keel._ensure_key_check();
+    UPDATE keel.data_keys k SET state = 'retired'
+     WHERE k.key_id = v_last.key_id AND k.state = 'active';
+    INSERT INTO keel.data_keys (key_id, name, purpose, version, wrapped_key, state)
+    VALUES (v_last.key_id, v_last.name, v_last.purpose, v_last.version + 1,
+            keel._new_wrapped_key(v_last.key_id, v_last.version + 1, v_last.purpose), 'active');
+    PERFORM keel._keys_changed();
+    SELECT k.* INTO v_row FROM keel.keys k
+     WHERE k.key_id = v_last.key_id AND k.version = v_last.version + 1;
+    RETURN v_row;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION keel.destroy_key(name text, version integer)
+RETURNS keel.keys
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_key keel.data_keys;
+    v_row keel.keys;
+BEGIN
+    IF name IS NULL OR version IS NULL THEN
+        RAISE EXCEPTION 'keel.destroy_key: name and version must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    LOCK TABLE keel.data_keys IN SHARE ROW EXCLUSIVE MODE;
+    SELECT k.* INTO v_key FROM keel.data_keys k
+     WHERE k.name = destroy_key.name AND k.version = destroy_key.version;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'key "%" version % does not exist',
+            left(name, 64) || CASE WHEN length(name) > 64 THEN '...' ELSE '' END, version
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF v_key.state = 'active' THEN
+        RAISE EXCEPTION 'key "%" version % is the active version', name, version
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = 'New data is encrypted or signed with the active version.',
+                  HINT = 'Rotate the key with keel.rotate_key() and move the data with '
+                         'keel.reencrypt() before destroying this version.';
+    END IF;
+    UPDATE keel.data_keys k SET state = 'destroyed', wrapped_key = NULL
+     WHERE k.key_id = v_key.key_id AND k.version = v_key.version;
+    PERFORM keel._keys_changed();
+    SELECT k.* INTO v_row FROM keel.keys k
+     WHERE k.key_id = v_key.key_id AND k.version = v_key.version;
+    RETURN v_row;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION keel.encrypt_column(tbl regclass, col name, key_name text,
+                                    aad_columns name[] DEFAULT '{}')
+RETURNS name
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_kind  "char";
+    v_type  regtype;
+    v_c     name;
+    v_label text;
+    v_trig  name := left('keel_encrypt_' || col, 63);
+    v_args  text;
+BEGIN
+    IF tbl IS NULL OR col IS NULL OR key_name IS NULL OR aad_columns IS NULL THEN
+        RAISE EXCEPTION 'keel.encrypt_column: tbl, col, key_name and aad_columns must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relkind INTO v_kind FROM pg_class c WHERE c.oid = tbl;
+    IF v_kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'keel.encrypt_column() needs a table or a partitioned table.';
+    END IF;
+    SELECT a.atttypid::regtype INTO v_type FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of relation % does not exist', col, tbl
+            USING ERRCODE = 'undefined_column';
+    END IF;
+    IF v_type NOT IN ('bytea'::regtype, 'text'::regtype, 'character varying'::regtype, 'jsonb'::regtype) THEN
+        RAISE EXCEPTION 'column "%" of relation % is of type %', col, tbl, v_type
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'keel encrypts bytea, text, varchar and jsonb columns.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM keel.data_keys k WHERE k.name = key_name AND k.state = 'active') THEN
+        RAISE EXCEPTION 'key "%" does not exist',
+            left(key_name, 64) || CASE WHEN length(key_name) > 64 THEN '...' ELSE '' END
+            USING ERRCODE = 'undefined_object', HINT = 'Create it with keel.create_key().';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM keel.data_keys k WHERE k.name = key_name AND k.purpose = 'encrypt') THEN
+        RAISE EXCEPTION 'key "%" is not an encrypt key',
+            left(key_name, 64) || CASE WHEN length(key_name) > 64 THEN '...' ELSE '' END
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF cardinality(aad_columns) > 16 THEN
+        RAISE EXCEPTION 'too many AAD columns' USING ERRCODE = 'program_limit_exceeded',
+              DETAIL = 'At most 16 identifying columns can be bound.';
+    END IF;
+    FOREACH v_c IN ARRAY aad_columns LOOP
+        IF v_c = col THEN
+            RAISE EXCEPTION 'column "%" cannot identify its own row', v_c
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = v_c
+                          AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'column "%" of relation % does not exist', v_c, tbl
+                USING ERRCODE = 'undefined_column';
+        END IF;
+    END LOOP;
+
+    -- The label is fixed now, from names (not OIDs), and kept: values stay decryptable
+    -- after a dump/restore or a rename.
+    SELECT coalesce((SELECT e.aad_label FROM keel.encrypted_columns e
+                      WHERE e.tbl = encrypt_column.tbl AND e.col = encrypt_column.col),
+                    format('%s.%s.%s', n.nspname, c.relname, col))
+      INTO v_label
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+    INSERT INTO keel.encrypted_columns AS e (tbl, col, key_name, aad_label, aad_columns)
+    VALUES (tbl, col, key_name, v_label, aad_columns)
+    ON CONFLICT ON CONSTRAINT encrypted_columns_pkey DO UPDATE SET key_name = excluded.key_name, aad_columns = excluded.aad_columns;
+
+    SELECT string_agg(format('%L', a), ', ') INTO v_args
+      FROM unnest(ARRAY[col::text, key_name, v_label] || aad_columns::text[]) AS a;
+    EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE INSERT OR UPDATE ON %s FOR EACH ROW '
+                   'EXECUTE FUNCTION keel.encrypt_column_trigger(%s)', v_trig, tbl, v_args);
+    RETURN v_trig;
+END
+$$;
