@@ -33,8 +33,10 @@ INSERT INTO public_functions_allowed VALUES
     -- passwords and API keys
     ('hash_password'), ('verify_password'), ('password_needs_rehash'),
     ('issue_api_key'), ('hash_api_key'), ('hash_token'),
-    -- audit chain: verification is read-only
-    ('verify_audit_chain'), ('audit_chain_digest'),
+    -- audit chain: verification is read-only; the trigger functions cannot be called
+    -- from SQL, and the append trigger links only rows of its own chained table (a table
+    -- owner's new partition needs them executable)
+    ('verify_audit_chain'), ('audit_chain_digest'), ('audit_chain_append'), ('audit_chain_refuse'),
     -- CJK text search: runs as the caller, who needs CREATE on the target schema
     ('create_cjk_config');
 

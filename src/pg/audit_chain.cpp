@@ -28,6 +28,7 @@ extern "C" {
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/index.h"
+#include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "partitioning/partdesc.h"
 #include "storage/bufmgr.h"
@@ -311,6 +312,28 @@ void InstallKey(AppendPlan* p, const KeyBytes& key) {
     p->key_version = key.version;
 }
 
+// A chain links rows of the table it was enabled on and of that table's partitions,
+// nothing else: whoever may create a trigger on a table of their own cannot push rows
+// into somebody else's chain by naming its id.
+void RequireOwnChain(Oid relid, const ChainConfig& cfg) {
+    if (!OidIsValid(cfg.relid) || cfg.relid == relid)
+        return;
+    if (get_rel_relispartition(relid)) {
+        List* ancestors = get_partition_ancestors(relid);
+        bool mine = list_member_oid(ancestors, cfg.relid);
+        list_free(ancestors);
+        if (mine)
+            return;
+    }
+    const char* owner = get_rel_name(cfg.relid);
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("the audit chain of relation \"%s\" cannot link rows of relation \"%s\"",
+                           owner != nullptr ? owner : "(dropped)", get_rel_name(relid)),
+                    errdetail("The chain was enabled on another table; its trigger was copied or "
+                              "created by hand."),
+                    errhint("Use keel.enable_audit_chain() on this table.")));
+}
+
 AppendPlan* FindPlan(Oid relid, int32 chain_id) {
     for (AppendPlan& p : g_plans) {
         if (p.valid && p.relid == relid && p.chain_id == chain_id)
@@ -369,6 +392,7 @@ void GetAppendPlan(TriggerData* td, AppendPlan* out) {
     p.cxt = AllocSetContextCreate(Graveyard(), "keel audit chain plan", ALLOCSET_SMALL_SIZES);
     p.relid = relid;
     LoadChainConfig(chain_id, &p.cfg);
+    RequireOwnChain(relid, p.cfg);
     TupleDesc desc = RelationGetDescr(rel);
     p.rows = BuildRowPlan(desc, relid, p.cfg, p.cxt);
     if (p.cfg.has_columns) {

@@ -269,7 +269,8 @@ void LoadChainConfig(int32 chain_id, ChainConfig* out) {
                         errmsg("audit chain %d does not exist", chain_id),
                         errhint("Attach the chain with keel.enable_audit_chain().")));
     }
-    // chain_id, table_name, hash_column, signature_column, key_name, sub_chains, salt, enabled_at
+    // chain_id, table_name, hash_column, signature_column, key_name, sub_chains, salt,
+    // enabled_at, tbl
     TupleDesc desc = RelationGetDescr(rel);
     bool isnull;
     out->chain_id = chain_id;
@@ -288,6 +289,8 @@ void LoadChainConfig(int32 chain_id, ChainConfig* out) {
         elog(ERROR, "keel: audit chain %d is malformed", chain_id);
     }
     memcpy(out->salt, VARDATA_ANY(salt), chain::kSaltBytes);
+    Datum tbl = desc->natts >= 9 ? heap_getattr(tup, 9, desc, &isnull) : (isnull = true, 0);
+    out->relid = isnull ? InvalidOid : DatumGetObjectId(tbl);
     systable_endscan(scan);
     table_close(rel, AccessShareLock);
 }

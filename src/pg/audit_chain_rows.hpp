@@ -70,6 +70,7 @@ struct ChainConfig {
     NameData hash_column;
     NameData signature_column;
     char key_name[NAMEDATALEN * 2];
+    Oid relid;  // the chained table (InvalidOid: not recorded)
 };
 
 // Reads keel.audit_chain directly; raises if the chain does not exist.

@@ -15,6 +15,11 @@ CREATE TABLE keel.audit_chain (
     sub_chains       integer NOT NULL DEFAULT 1 CHECK (sub_chains BETWEEN 1 AND 64),
     salt             bytea NOT NULL CHECK (length(salt) = 16),
     enabled_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- The chained table itself (regclass: follows renames, and a dump writes its name, so
+    -- a restore points it at the restored table).  The append trigger refuses to link a
+    -- row of any other table into the chain, so the trigger function may be executable by
+    -- PUBLIC (PostgreSQL checks that privilege when it copies the trigger to a partition).
+    tbl              regclass,
     CHECK ((hash_column IS NULL) = (signature_column IS NULL))
 );
 ALTER SEQUENCE keel.audit_chain_id_seq OWNED BY keel.audit_chain.chain_id;
@@ -137,8 +142,12 @@ RETURNS void
 LANGUAGE c STRICT
 AS 'MODULE_PATHNAME', 'keel_audit_lock_chain';
 
-REVOKE ALL ON FUNCTION keel.audit_chain_append() FROM PUBLIC;
-REVOKE ALL ON FUNCTION keel.audit_chain_refuse() FROM PUBLIC;
+-- Executable by PUBLIC (as PostgreSQL's default): a table owner's new partition gets a
+-- copy of the chain's triggers only if the owner may execute their functions.  Safe:
+-- audit_chain_append links only rows of the table its chain was enabled on (and that
+-- table's partitions), and audit_chain_refuse only refuses.
+GRANT EXECUTE ON FUNCTION keel.audit_chain_append() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION keel.audit_chain_refuse() TO PUBLIC;
 REVOKE ALL ON FUNCTION keel._audit_row_digest(integer, anyelement) FROM PUBLIC;
 REVOKE ALL ON FUNCTION keel._audit_lock_chain(integer) FROM PUBLIC;
 
@@ -325,8 +334,8 @@ BEGIN
     -- The HMAC key (made on first use; an existing key must have purpose hmac).
     PERFORM keel.create_key(v_key, 'hmac', if_not_exists => true);
 
-    INSERT INTO keel.audit_chain (table_name, hash_column, signature_column, key_name, sub_chains, salt)
-    VALUES (tbl::text, hash_column, signature_column, v_key, sub_chains, uuid_send(gen_random_uuid()))
+    INSERT INTO keel.audit_chain (table_name, hash_column, signature_column, key_name, sub_chains, salt, tbl)
+    VALUES (tbl::text, hash_column, signature_column, v_key, sub_chains, uuid_send(gen_random_uuid()), tbl)
     RETURNING chain_id INTO v_id;
 
     -- The existing rows, linked one by one as the append trigger would link them.  In

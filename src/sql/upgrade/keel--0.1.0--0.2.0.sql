@@ -446,8 +446,8 @@ BEGIN
     -- The HMAC key (made on first use; an existing key must have purpose hmac).
     PERFORM keel.create_key(v_key, 'hmac', if_not_exists => true);
 
-    INSERT INTO keel.audit_chain (table_name, hash_column, signature_column, key_name, sub_chains, salt)
-    VALUES (tbl::text, hash_column, signature_column, v_key, sub_chains, uuid_send(gen_random_uuid()))
+    INSERT INTO keel.audit_chain (table_name, hash_column, signature_column, key_name, sub_chains, salt, tbl)
+    VALUES (tbl::text, hash_column, signature_column, v_key, sub_chains, uuid_send(gen_random_uuid()), tbl)
     RETURNING chain_id INTO v_id;
 
     -- The existing rows, linked one by one as the append trigger would link them.  In
@@ -1291,3 +1291,10 @@ BEGIN
     RETURN v_trig;
 END
 $$;
+
+-- ---- a chain links only its own table's rows; its trigger functions are executable by
+-- PUBLIC so that table owners can add partitions (lead, issue 4): 300_audit_chain.sql
+ALTER TABLE keel.audit_chain ADD COLUMN tbl regclass;
+UPDATE keel.audit_chain SET tbl = pg_catalog.to_regclass(table_name);
+GRANT EXECUTE ON FUNCTION keel.audit_chain_append() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION keel.audit_chain_refuse() TO PUBLIC;
