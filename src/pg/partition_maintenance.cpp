@@ -83,8 +83,13 @@ struct ActionRow {
 
 struct PartInfo {
     Oid oid = InvalidOid;
-    std::string name;  // schema-qualified, quoted
     pt::Range range{pt::kMinusInfinity, pt::kPlusInfinity};
+    // Schema-qualified, quoted; looked up when first needed (a message, a DROP), so the
+    // warm path never builds a name.
+    const std::string& Name() const;
+
+  private:
+    mutable std::string name_;
 };
 
 struct ParentInfo {
@@ -146,6 +151,16 @@ pt::Micros ToMicros(Datum d, pt::KeyType t) {
 std::string QualifiedName(Oid nsp, const char* relname) {
     const char* schema = PgCall([&] { return get_namespace_name(nsp); });
     return PgCall([&] { return quote_qualified_identifier(schema, relname); });
+}
+
+const std::string& PartInfo::Name() const {
+    if (name_.empty()) {
+        Oid rel = oid;
+        const char* relname = PgCall([&] { return get_rel_name(rel); });
+        Oid nsp = PgCall([&] { return get_rel_namespace(rel); });
+        name_ = relname != nullptr ? QualifiedName(nsp, relname) : std::to_string(rel);
+    }
+    return name_;
 }
 
 std::string NameWithin(const std::string& parent, const std::string& suffix) {
@@ -279,11 +294,6 @@ ParentInfo ReadParent(Oid oid) {
         PartInfo part;
         part.oid = pd->oids[p];
         part.range = ranges[p];
-        const char* relname = PgCall([&] { return get_rel_name(part.oid); });
-        Oid nsp = PgCall([&] { return get_rel_namespace(part.oid); });
-        if (relname == nullptr)
-            continue;
-        part.name = QualifiedName(nsp, relname);
         if (p == default_index) {
             info.has_default = true;
             info.def = std::move(part);
@@ -640,7 +650,7 @@ void Maintainer::Run() {
     for (const pt::Conflict& c : plan.conflicts) {
         std::string who;
         for (size_t id : c.overlapping)
-            who += (who.empty() ? "" : ", ") + info_.parts[id].name;
+            who += (who.empty() ? "" : ", ") + info_.parts[id].Name();
         Emit("conflict", info_.schema + "." + Quote(PartitionNameFor(c.start_day).c_str()), false,
              0,
              "the period " + RangeText(pt::PeriodRange(c.start_day, cfg_.period), info_.key_type) +
@@ -663,7 +673,7 @@ void Maintainer::Evacuate(const pt::Plan& plan) {
         existing.push_back({info_.parts[i].range, i});
 
     if (scan.nulls.count > 0) {
-        Emit("refused", info_.def.name, true, scan.nulls.count,
+        Emit("refused", info_.def.Name(), true, scan.nulls.count,
              "rows whose " + info_.key_column +
                  " is NULL belong to no partition and stay in the "
                  "default partition: ctid " +
@@ -673,7 +683,7 @@ void Maintainer::Evacuate(const pt::Plan& plan) {
     int64_t total = 0;
     for (auto& [start, rows] : scan.periods) {
         if (start == INT64_MIN || start == INT64_MAX) {
-            Emit("refused", info_.def.name, true, rows.count,
+            Emit("refused", info_.def.Name(), true, rows.count,
                  "rows whose " + info_.key_column + " is infinite belong to no period: ctid " +
                      NameRows(rows));
             continue;
@@ -686,7 +696,7 @@ void Maintainer::Evacuate(const pt::Plan& plan) {
         if (cov != pt::Coverage::kFree) {
             std::string who;
             for (size_t id : overlapping)
-                who += (who.empty() ? "" : ", ") + info_.parts[id].name;
+                who += (who.empty() ? "" : ", ") + info_.parts[id].Name();
             why = "their period " + RangeText(r, info_.key_type) + " is partly covered by " + who;
         } else if (plan.cutoff && r.hi <= *plan.cutoff) {
             why = "their period " + RangeText(r, info_.key_type) +
@@ -696,7 +706,7 @@ void Maintainer::Evacuate(const pt::Plan& plan) {
             why = "the partition name " + Quote(name.c_str()) + " is taken by another relation";
         }
         if (!why.empty()) {
-            Emit("refused", info_.def.name, true, rows.count,
+            Emit("refused", info_.def.Name(), true, rows.count,
                  "rows stay in the default partition because " + why + ": ctid " + NameRows(rows));
             continue;
         }
@@ -743,14 +753,14 @@ void Maintainer::Evacuate(const pt::Plan& plan) {
                 "::" + type + ")";
     }
 
-    Exec("CREATE TEMP TABLE keel_evacuation AS SELECT " + cols + " FROM ONLY " + info_.def.name +
+    Exec("CREATE TEMP TABLE keel_evacuation AS SELECT " + cols + " FROM ONLY " + info_.def.Name() +
          " WITH NO DATA");
     QuietTriggers quiet;
-    quiet.Add(def, info_.def.name);
+    quiet.Add(def, info_.def.Name());
     uint64 taken = 0;
     {
         ReplicaRole role(referenced);
-        taken = Exec("WITH moved AS (DELETE FROM ONLY " + info_.def.name + " WHERE " + cond +
+        taken = Exec("WITH moved AS (DELETE FROM ONLY " + info_.def.Name() + " WHERE " + cond +
                      " RETURNING " + cols +
                      ") INSERT INTO pg_temp.keel_evacuation SELECT * FROM moved");
         role.Restore();
@@ -786,7 +796,7 @@ void Maintainer::Evacuate(const pt::Plan& plan) {
     for (auto& [start, name] : movable) {
         Created(name, start, "made for rows found in the default partition");
         Emit("moved", info_.schema + "." + Quote(name.c_str()), true, scan.periods[start].count,
-             "rows moved out of the default partition " + info_.def.name);
+             "rows moved out of the default partition " + info_.def.Name());
     }
 }
 
@@ -814,11 +824,11 @@ void Maintainer::Retire(const pt::Plan& plan) {
                           " ends at or before the retention cutoff " +
                           pt::FormatPoint(*plan.cutoff, info_.key_type);
         if (cfg_.detach) {
-            Exec("ALTER TABLE " + info_.qualified + " DETACH PARTITION " + p.name);
-            Emit("detached", p.name, false, 0, why);
+            Exec("ALTER TABLE " + info_.qualified + " DETACH PARTITION " + p.Name());
+            Emit("detached", p.Name(), false, 0, why);
         } else {
-            drop += (drop.empty() ? "" : ", ") + p.name;
-            Emit("dropped", p.name, false, 0, why);
+            drop += (drop.empty() ? "" : ", ") + p.Name();
+            Emit("dropped", p.Name(), false, 0, why);
         }
     }
     if (!drop.empty())

@@ -20,6 +20,7 @@
 #   floor    + test/bench/partition_floor.sql: no tool, only the DDL any tool must run
 #            (CREATE TABLE ... PARTITION OF per missing month, DROP TABLE per expired one),
 #            the statement list computed before the clock starts and run as one string
+# keel is installed in the database from the start for all three (see below).
 # Report: test/bench/out/partition.md (and partition.tsv with every measurement).
 set -euo pipefail
 . "$(dirname "$0")/cluster.sh"
@@ -44,6 +45,10 @@ q() { "$PSQL" -X -v ON_ERROR_STOP=1 -Atq "$@"; }
 qf() { "$PSQL" -X -v ON_ERROR_STOP=1 -q -f "$1" >/dev/null; }
 q -d postgres -c "CREATE DATABASE peerbench"
 qf "$PEERS/harness.sql"
+# keel is in the database for every variant (from the start, not from keel's first
+# turn), so its event triggers (partition registrations, the audit chain's DDL guards)
+# run for every variant's DDL alike, as they would in any database that has keel.
+q -c "CREATE EXTENSION keel"
 
 load_variant() {
     qf "$PEERS/partman.sql"
