@@ -146,6 +146,9 @@ AS 'MODULE_PATHNAME', 'keel_audit_lock_chain';
 -- copy of the chain's triggers only if the owner may execute their functions.  Safe:
 -- audit_chain_append links only rows of the table its chain was enabled on (and that
 -- table's partitions), and audit_chain_refuse only refuses.
+-- (Revoked, then granted: the ACL reads the same as on a database updated from 0.1.0.)
+REVOKE ALL ON FUNCTION keel.audit_chain_append() FROM PUBLIC;
+REVOKE ALL ON FUNCTION keel.audit_chain_refuse() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION keel.audit_chain_append() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION keel.audit_chain_refuse() TO PUBLIC;
 REVOKE ALL ON FUNCTION keel._audit_row_digest(integer, anyelement) FROM PUBLIC;
