@@ -17,7 +17,8 @@
 #      extconfig) and of what it registered with the engine, compared line by line;
 #  (e) the updated database dumps (pg_dump -Fc) and restores without error into an
 #      equal database: counts, plaintexts, chains, and the catalog of a fresh install;
-#  (f) the whole pg_regress suite passes against keel updated from each earlier version.
+#  (f) the whole pg_regress suite passes against keel updated from each earlier version;
+#  (g) dropping the updated blueprints leaves behind what dropping fresh ones does.
 # (d) is what catches a change to src/sql/<ext>/ that was not also added to
 # src/sql/upgrade/<ext>--<old>--<new>.sql: its failure prints the difference.
 use strict;
@@ -485,6 +486,33 @@ is(join(', ', sort keys %objects),
     'function keel.audit_chain_digest(regclass), function keel.hash_token(text), function keel.verify_audit_chain(regclass,text)',
     'the comparison sees a changed comment, setting and volatility, and names the functions');
 isnt($changed, $fresh{keel}, 'and reports the catalogs as different');
+
+# Dropping the blueprints (forced, they hold rows) leaves the same behind in an updated
+# database as in a fresh one: their schemas empty, keel's registrations for them gone.
+my $LEFTOVERS = q{
+    SELECT string_agg(x, E'\n' ORDER BY x COLLATE "C") FROM (
+        SELECT 'relation ' || c.oid::regclass::text FROM pg_catalog.pg_class c
+         WHERE c.relnamespace::regnamespace::text IN ('cr', 'tp', 'al', 'ast', 'ce')
+        UNION ALL SELECT 'function ' || p.oid::regprocedure::text FROM pg_catalog.pg_proc p
+         WHERE p.pronamespace::regnamespace::text IN ('cr', 'tp', 'al', 'ast', 'ce')
+        UNION ALL SELECT 'type ' || t.oid::regtype::text FROM pg_catalog.pg_type t
+         WHERE t.typnamespace::regnamespace::text IN ('cr', 'tp', 'al', 'ast', 'ce')
+        UNION ALL SELECT 'audit chain ' || table_name FROM keel.audit_chain WHERE table_name ~ '^(cr|tp|al|ast|ce)\.'
+        UNION ALL SELECT 'partition config ' || parent::text FROM keel.partition_config WHERE parent::text ~ '^(cr|tp|al|ast|ce)\.'
+        UNION ALL SELECT 'encrypted column ' || tbl::text FROM keel.encrypted_columns WHERE tbl::text ~ '^(cr|tp|al|ast|ce)\.'
+        UNION ALL SELECT 'maintenance task ' || name FROM keel.maintenance_task
+        UNION ALL SELECT 'released table ' || table_schema || '.' || table_name FROM keel.blueprint_released) l(x)};
+my $DROP_ALL = 'BEGIN; SET LOCAL keel.allow_blueprint_drop = on; '
+  . join(' ', map { "DROP EXTENSION $_->[0];" } reverse @BLUEPRINTS) . ' COMMIT;';
+$node->safe_psql('fresh', $DROP_ALL);
+my $fresh_left = $node->safe_psql('fresh', $LEFTOVERS);
+for my $from (@old) {
+    (my $db = "from_$from") =~ s/\W/_/g;
+    my ($ret, $stdout, $stderr) = $node->psql($db, $DROP_ALL);
+    is($ret, 0, "$db: the updated blueprints drop (forced)") or diag($stderr);
+    is($node->safe_psql($db, $LEFTOVERS), $fresh_left,
+        "$db: and leave behind what a fresh install leaves (" . ($fresh_left eq '' ? 'nothing' : $fresh_left) . ')');
+}
 
 $node->stop;
 done_testing();
