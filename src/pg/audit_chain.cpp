@@ -173,6 +173,23 @@ void InsertLink(int32 chain_id, int32 sub, uint64 pos, const chain::Hash& digest
     table_close(rel, RowExclusiveLock);
 }
 
+// The head a new link follows: the sub-chain this transaction appends to, locked until
+// commit, and its position and hash.  Returns the sub-chain.
+int32 LockHead(int32 chain_id, int32 nsubs, const uint8* salt, uint64* pos, chain::Hash* hash) {
+    int32 sub = ChooseAndLockSub(chain_id, nsubs);
+    ReadHead(chain_id, sub, salt, pos, hash);
+    return sub;
+}
+
+// A new link becomes its sub-chain's head: stored in keel.audit_link, and remembered by
+// this transaction and in shared memory for the next writer.
+void StoreLink(int32 chain_id, int32 sub, const uint8* salt, uint64 pos, const chain::Hash& digest,
+               const chain::Hash& link, const chain::Hash& sig, uint32 key_id, uint32 key_version) {
+    InsertLink(chain_id, sub, pos, digest, link, sig, key_id, key_version);
+    RememberHead(chain_id, sub, pos, link);
+    SharedHeadSet(chain_id, sub, salt, pos, link);
+}
+
 // ---------------------------------------------------------------- append trigger
 
 [[noreturn]] void ProtocolError(const char* fn, const char* what, const char* how) {
@@ -462,17 +479,15 @@ KEEL_FUNCTION(keel_audit_chain_append) {
     MemoryContextReset(plan->row_cxt);
 
     int32 chain_id = plan->cfg.chain_id;
-    int32 sub = ChooseAndLockSub(chain_id, plan->cfg.sub_chains);
     uint64 head_pos;
     chain::Hash prev;
-    ReadHead(chain_id, sub, plan->cfg.salt, &head_pos, &prev);
+    int32 sub = LockHead(chain_id, plan->cfg.sub_chains, plan->cfg.salt, &head_pos, &prev);
     uint64 pos = head_pos + 1;
     chain::Hash link =
         chain::LinkHash(*plan->sha, plan->cfg.salt, static_cast<uint32>(sub), pos, prev, digest);
     chain::Hash sig = plan->hmac->Of(link.bytes, chain::kHashBytes);
-    InsertLink(chain_id, sub, pos, digest, link, sig, plan->key_id, plan->key_version);
-    RememberHead(chain_id, sub, pos, link);
-    SharedHeadSet(chain_id, sub, plan->cfg.salt, pos, link);
+    StoreLink(chain_id, sub, plan->cfg.salt, pos, digest, link, sig, plan->key_id,
+              plan->key_version);
 
     if (!plan->cfg.has_columns)
         return PointerGetDatum(tuple);
@@ -1355,28 +1370,62 @@ KEEL_FUNCTION(keel_audit_chain_digest) {
 
 // ---------------------------------------------------------------- retention helpers
 
+// The row plan of keel._audit_row_digest(), kept in fn_extra for the calls of one query
+// (retention and chaining existing rows call it once per row): rebuilt when the chain or
+// the row type changes (tupDesc_identifier changes with every ALTER of the table).
+struct RowDigestCache {
+    int32 chain_id;
+    Oid type;
+    int32 typmod;
+    uint64 tupdesc_id;
+    RowPlan* plan;
+    RawField* fields;
+};
+
 KEEL_FUNCTION(keel_audit_row_digest) {
     int32 chain_id = PG_GETARG_INT32(0);
     Datum composite = PG_GETARG_DATUM(1);
-    ChainConfig cfg;
-    LoadChainConfig(chain_id, &cfg);
     HeapTupleHeader th = DatumGetHeapTupleHeader(composite);
     Oid tupType = HeapTupleHeaderGetTypeId(th);
     int32 tupTypmod = HeapTupleHeaderGetTypMod(th);
     TupleDesc desc = lookup_rowtype_tupdesc(tupType, tupTypmod);
+    uint64 tupdesc_id = tupType == RECORDOID
+                            ? 0
+                            : lookup_type_cache(tupType, TYPECACHE_TUPDESC)->tupDesc_identifier;
+    auto* cache = static_cast<RowDigestCache*>(fcinfo->flinfo->fn_extra);
+    RowDigestCache once{};
+    if (tupdesc_id == 0) {
+        cache = &once;  // an anonymous record type: nothing to key a cache on
+    }
+    if (cache == nullptr || cache->chain_id != chain_id || cache->type != tupType ||
+        cache->typmod != tupTypmod || cache->tupdesc_id != tupdesc_id) {
+        ChainConfig cfg;
+        LoadChainConfig(chain_id, &cfg);
+        MemoryContext mcxt = cache == &once ? CurrentMemoryContext : fcinfo->flinfo->fn_mcxt;
+        if (cache == nullptr) {
+            cache = static_cast<RowDigestCache*>(MemoryContextAllocZero(mcxt, sizeof *cache));
+            fcinfo->flinfo->fn_extra = cache;
+        }
+        cache->chain_id = 0;  // not valid until built
+        cache->plan = BuildRowPlan(desc, get_typ_typrelid(tupType), cfg, mcxt);
+        cache->fields = static_cast<RawField*>(
+            MemoryContextAllocZero(mcxt, sizeof(RawField) * (cache->plan->ncols + 1)));
+        cache->type = tupType;
+        cache->typmod = tupTypmod;
+        cache->tupdesc_id = tupdesc_id;
+        cache->chain_id = chain_id;
+    }
     HeapTupleData tuple;
     tuple.t_len = HeapTupleHeaderGetDatumLength(th);
     ItemPointerSetInvalid(&tuple.t_self);
     tuple.t_tableOid = InvalidOid;
     tuple.t_data = th;
-    RowPlan* plan = BuildRowPlan(desc, get_typ_typrelid(tupType), cfg, CurrentMemoryContext);
-    auto* fields = static_cast<RawField*>(palloc0(sizeof(RawField) * (plan->ncols + 1)));
-    int n = CollectFields(plan, &tuple, desc, fields);
+    int n = CollectFields(cache->plan, &tuple, desc, cache->fields);
     ReleaseTupleDesc(desc);
     keel::core::chain::Hash h;
     {
         keel::core::chain::Sha256 sha;
-        h = HashRow(fields, n, sha);
+        h = HashRow(cache->fields, n, sha);
     }
     bytea* out = static_cast<bytea*>(palloc(VARHDRSZ + keel::core::chain::kHashBytes));
     SET_VARSIZE(out, VARHDRSZ + keel::core::chain::kHashBytes);
@@ -1411,25 +1460,22 @@ KEEL_FUNCTION(keel_audit_chain_link_digest) {
     ChainConfig cfg;
     LoadChainConfig(chain_id, &cfg);
     EnsureCallbacks();
-    int32 sub = ChooseAndLockSub(chain_id, cfg.sub_chains);
     uint64 head_pos;
     keel::core::chain::Hash prev;
-    ReadHead(chain_id, sub, cfg.salt, &head_pos, &prev);
+    int32 sub = LockHead(chain_id, cfg.sub_chains, cfg.salt, &head_pos, &prev);
     uint64 pos = head_pos + 1;
     KeyBytes key;
     ActiveHmacKey(cfg.key_name, &key);
     keel::core::chain::Hash link, sig;
     {
         keel::core::chain::Sha256 sha;
-        link = keel::core::chain::LinkHash(sha, cfg.salt, static_cast<uint32>(sub), pos, prev,
-                                           digest);
+        link =
+            keel::core::chain::LinkHash(sha, cfg.salt, static_cast<uint32>(sub), pos, prev, digest);
         keel::core::chain::HmacSha256 mac(key.bytes, sizeof key.bytes);
         OPENSSL_cleanse(key.bytes, sizeof key.bytes);
         sig = mac.Of(link.bytes, keel::core::chain::kHashBytes);
     }
-    InsertLink(chain_id, sub, pos, digest, link, sig, key.key_id, key.version);
-    RememberHead(chain_id, sub, pos, link);
-    SharedHeadSet(chain_id, sub, cfg.salt, pos, link);
+    StoreLink(chain_id, sub, cfg.salt, pos, digest, link, sig, key.key_id, key.version);
     Datum elems[2] = {HexTextDatum(prev), HexTextDatum(sig)};
     PG_RETURN_ARRAYTYPE_P(construct_array(elems, 2, TEXTOID, -1, false, TYPALIGN_INT));
 }
