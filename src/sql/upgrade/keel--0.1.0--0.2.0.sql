@@ -416,19 +416,15 @@ BEGIN
             RAISE EXCEPTION 'existing_rows_order must name at least one column, and no NULL'
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        SELECT string_agg(CASE WHEN EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl
-                                               AND a.attname = o AND a.attnum > 0 AND NOT a.attisdropped)
-                               THEN format('t.%I', o) END, ', ' ORDER BY i)
-          INTO v_order
-          FROM unnest(existing_rows_order) WITH ORDINALITY AS u(o, i);
-        IF v_order IS NULL OR (SELECT count(*) FROM unnest(existing_rows_order) o
-                                WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl
-                                                     AND a.attname = o AND a.attnum > 0
-                                                     AND NOT a.attisdropped)) > 0 THEN
+        IF EXISTS (SELECT 1 FROM unnest(existing_rows_order) o
+                    WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl
+                                         AND a.attname = o AND a.attnum > 0 AND NOT a.attisdropped)) THEN
             RAISE EXCEPTION 'existing_rows_order names a column that relation "%" does not have', tbl
                 USING ERRCODE = 'undefined_column',
                       DETAIL = format('Columns given: %s.', existing_rows_order::text);
         END IF;
+        SELECT string_agg(format('t.%I', o), ', ' ORDER BY i) INTO v_order
+          FROM unnest(existing_rows_order) WITH ORDINALITY AS u(o, i);
         IF hash_column = ANY (existing_rows_order) OR signature_column = ANY (existing_rows_order) THEN
             RAISE EXCEPTION 'existing_rows_order cannot use the chain''s own columns'
                 USING ERRCODE = 'invalid_parameter_value';
