@@ -96,7 +96,7 @@ void RememberHead(int32 chain_id, int32 sub, uint64 pos, const chain::Hash& hash
 int32 ChooseAndLockSub(int32 chain_id, int32 nsubs) {
     for (HeadCacheEntry& e : g_heads) {
         if (e.valid && e.chain_id == chain_id && e.lxid == MyProc->lxid) {
-            LockSub(chain_id, e.sub);  // held already: a local lock-table hit
+            LockSub(chain_id, e.sub);  // held already: no lock-manager call
             return e.sub;
         }
     }

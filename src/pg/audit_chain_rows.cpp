@@ -8,11 +8,13 @@
 #include <vector>
 
 #include "bridge/guard.hpp"
+#include "pg/audit_chain_shmem.hpp"
 #include "pg/keystore.hpp"
 
 extern "C" {
 #include "access/genam.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "storage/lmgr.h"
@@ -439,11 +441,97 @@ void HmacKeyVersion(uint32 key_id, uint32 version, KeyBytes* out) {
 
 // ---------------------------------------------------------------- locks and state
 
-void LockSub(int32 chain_id, int32 sub) {
+// Sub-chain locks are heavyweight locks in keel's advisory space, taken at session
+// level and released by keel itself when the transaction ends: on commit as soon as the
+// commit is visible to others (XACT_EVENT_COMMIT runs after the commit record and the
+// proc array update), on abort after the aborted links are invisible and the shared head
+// has been invalidated.  A transaction-level lock would be held through the rest of
+// resource-owner cleanup, which lengthens every hand-over to the next writer, and it
+// cannot be released early by hand (its owner may be a portal's resource owner).  The
+// semantics are those of a transaction-level lock: a rolled-back savepoint keeps it, and
+// PREPARE TRANSACTION turns it into a transaction-level lock that the prepared
+// transaction keeps until COMMIT/ROLLBACK PREPARED.  More sub-chains in one transaction
+// than tracked here are locked at transaction level, as before.
+namespace {
+constexpr int kMaxHeldSubs = 32;
+struct HeldSub {
+    int32 chain_id;
+    int32 sub;
+};
+HeldSub g_held[kMaxHeldSubs];
+int g_nheld = 0;
+bool g_lock_callback = false;
+
+void SubLockTag(LOCKTAG* tag, int32 chain_id, int32 sub) {
+    SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, static_cast<uint32>(chain_id),
+                         static_cast<uint32>(sub), kLockField4);
+}
+
+bool HeldBySession(int32 chain_id, int32 sub) {
+    for (int i = 0; i < g_nheld; i++) {
+        if (g_held[i].chain_id == chain_id && g_held[i].sub == sub)
+            return true;
+    }
+    return false;
+}
+
+void ReleaseHeldSubs() {
+    for (int i = 0; i < g_nheld; i++) {
+        LOCKTAG tag;
+        SubLockTag(&tag, g_held[i].chain_id, g_held[i].sub);
+        (void)LockRelease(&tag, ExclusiveLock, true);
+    }
+    g_nheld = 0;
+}
+
+void OnXactLocks(XactEvent event, void*) {
+    if (g_nheld == 0)
+        return;
+    switch (event) {
+        case XACT_EVENT_COMMIT:
+        case XACT_EVENT_PARALLEL_COMMIT:
+            ReleaseHeldSubs();
+            break;
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PARALLEL_ABORT:
+            SharedHeadAbortWritten();  // before anyone else can read the head
+            ReleaseHeldSubs();
+            break;
+        case XACT_EVENT_PRE_PREPARE:
+            for (int i = 0; i < g_nheld; i++) {
+                LOCKTAG tag;
+                SubLockTag(&tag, g_held[i].chain_id, g_held[i].sub);
+                (void)LockAcquire(&tag, ExclusiveLock, false, false);  // held: granted locally
+                (void)LockRelease(&tag, ExclusiveLock, true);
+            }
+            g_nheld = 0;
+            break;
+        default:
+            break;
+    }
+}
+
+// Takes the lock (waiting or not); true when it is held afterwards.
+bool AcquireSub(int32 chain_id, int32 sub, bool dont_wait) {
+    if (HeldBySession(chain_id, sub))
+        return true;
+    if (!g_lock_callback) {
+        RegisterXactCallback(OnXactLocks, nullptr);
+        g_lock_callback = true;
+    }
     LOCKTAG tag;
-    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(chain_id), static_cast<uint32>(sub),
-                         kLockField4);
-    (void)LockAcquire(&tag, ExclusiveLock, false, false);
+    SubLockTag(&tag, chain_id, sub);
+    bool session = g_nheld < kMaxHeldSubs;
+    if (LockAcquire(&tag, ExclusiveLock, session, dont_wait) == LOCKACQUIRE_NOT_AVAIL)
+        return false;
+    if (session)
+        g_held[g_nheld++] = HeldSub{chain_id, sub};
+    return true;
+}
+}  // namespace
+
+void LockSub(int32 chain_id, int32 sub) {
+    (void)AcquireSub(chain_id, sub, false);
 }
 
 // A heavyweight lock wait sleeps and is woken by the holder's release: a signal, the
@@ -489,10 +577,7 @@ void LockSubSpinning(int32 chain_id, int32 sub) {
 }
 
 bool TryLockSub(int32 chain_id, int32 sub) {
-    LOCKTAG tag;
-    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(chain_id), static_cast<uint32>(sub),
-                         kLockField4);
-    return LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
+    return AcquireSub(chain_id, sub, true);
 }
 
 bool ReadLast(StateTable which, int32 chain_id, int32 sub, Snapshot snapshot, uint64* pos,

@@ -90,9 +90,7 @@ void OnXact(XactEvent event, void*) {
     switch (event) {
         case XACT_EVENT_ABORT:
         case XACT_EVENT_PARALLEL_ABORT:
-            InvalidateWritten();
-            g_nwritten = 0;
-            g_overflow = false;
+            SharedHeadAbortWritten();
             break;
         case XACT_EVENT_COMMIT:
         case XACT_EVENT_PARALLEL_COMMIT:
@@ -112,6 +110,12 @@ void OnSubXact(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
 }
 
 }  // namespace
+
+void SharedHeadAbortWritten() {
+    InvalidateWritten();
+    g_nwritten = 0;
+    g_overflow = false;
+}
 
 void RequestHeadCacheShmem() {
     g_prev_request = shmem_request_hook;

@@ -18,5 +18,8 @@ bool SharedHeadGet(int32 chain_id, int32 sub, const uint8* salt, uint64* pos,
                    core::chain::Hash* hash);
 void SharedHeadSet(int32 chain_id, int32 sub, const uint8* salt, uint64 pos,
                    const core::chain::Hash& hash);
+// Invalidates the entries this transaction wrote (it is aborting).  The sub-chain locks
+// call it before they are released; the cache's own abort callback does it too.
+void SharedHeadAbortWritten();
 
 }  // namespace keel::pg::audit
