@@ -114,9 +114,12 @@ int32 ChooseAndLockSub(int32 chain_id, int32 nsubs) {
     return start;
 }
 
-// The committed head of a sub-chain.  Called with the sub-chain lock held: every
-// earlier writer has finished, and SnapshotSelf sees exactly the committed links
-// plus this transaction's own (also those of the current command).
+// The head of a sub-chain.  Called with the sub-chain lock held: every earlier writer
+// has finished or is committing (it handed the lock over at pre-commit).  The shared
+// head names a committing writer's link, and this transaction then depends on it.  The
+// table is read only after every committing writer has ended; SnapshotSelf then sees
+// exactly the committed links plus this transaction's own (also those of the current
+// command).
 void ReadHead(int32 chain_id, int32 sub, const uint8* salt, uint64* pos, chain::Hash* hash) {
     HeadCacheEntry* e = FindHead(chain_id, sub);
     if (e != nullptr) {
@@ -124,8 +127,10 @@ void ReadHead(int32 chain_id, int32 sub, const uint8* salt, uint64* pos, chain::
         *hash = e->hash;
         return;
     }
-    if (SharedHeadGet(chain_id, sub, salt, pos, hash))
+    TransactionId writer;
+    if (SharedHeadGet(chain_id, sub, salt, pos, hash, &writer) && FollowWriter(chain_id, writer))
         return;
+    AwaitPendingWriters(chain_id, sub, false);
     chain::Hash sig;
     uint32 kid, kver;
     if (ReadLast(StateTable::kLink, chain_id, sub, SnapshotSelf, pos, hash, &sig, &kid, &kver)) {
@@ -185,9 +190,10 @@ int32 LockHead(int32 chain_id, int32 nsubs, const uint8* salt, uint64* pos, chai
 // this transaction and in shared memory for the next writer.
 void StoreLink(int32 chain_id, int32 sub, const uint8* salt, uint64 pos, const chain::Hash& digest,
                const chain::Hash& link, const chain::Hash& sig, uint32 key_id, uint32 key_version) {
+    MarkPendingWriter(chain_id, sub);
     InsertLink(chain_id, sub, pos, digest, link, sig, key_id, key_version);
     RememberHead(chain_id, sub, pos, link);
-    SharedHeadSet(chain_id, sub, salt, pos, link);
+    SharedHeadSet(chain_id, sub, salt, pos, link, GetTopTransactionId());
 }
 
 // ---------------------------------------------------------------- append trigger
@@ -1437,8 +1443,10 @@ KEEL_FUNCTION(keel_audit_lock_chain) {
     int32 chain_id = PG_GETARG_INT32(0);
     ChainConfig cfg;
     LoadChainConfig(chain_id, &cfg);
-    for (int32 s = 0; s < cfg.sub_chains; s++)
+    for (int32 s = 0; s < cfg.sub_chains; s++) {
         LockSub(chain_id, s);
+        AwaitPendingWriters(chain_id, s, true);
+    }
     PG_RETURN_VOID();
 }
 

@@ -18,11 +18,13 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "storage/lmgr.h"
+#include "storage/procarray.h"
 #include "storage/lock.h"
 #include "storage/s_lock.h"
 #include "portability/instr_time.h"
 #include "utils/array.h"
 #include "utils/fmgroids.h"
+#include "access/transam.h"
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 }
@@ -442,29 +444,48 @@ void HmacKeyVersion(uint32 key_id, uint32 version, KeyBytes* out) {
 // ---------------------------------------------------------------- locks and state
 
 // Sub-chain locks are heavyweight locks in keel's advisory space, taken at session
-// level and released by keel itself when the transaction ends: on commit as soon as the
-// commit is visible to others (XACT_EVENT_COMMIT runs after the commit record and the
-// proc array update), on abort after the aborted links are invisible and the shared head
-// has been invalidated.  A transaction-level lock would be held through the rest of
-// resource-owner cleanup, which lengthens every hand-over to the next writer, and it
-// cannot be released early by hand (its owner may be a portal's resource owner).  The
-// semantics are those of a transaction-level lock: a rolled-back savepoint keeps it, and
-// PREPARE TRANSACTION turns it into a transaction-level lock that the prepared
-// transaction keeps until COMMIT/ROLLBACK PREPARED.  More sub-chains in one transaction
-// than tracked here are locked at transaction level, as before.
+// level and released by keel itself: on commit at pre-commit (XACT_EVENT_PRE_COMMIT,
+// after the last row of the transaction is linked, before the commit record), on abort
+// after the aborted links are invisible and the shared head has been invalidated.  The
+// next writer may so link to a head whose transaction is still committing; it records
+// that transaction as its predecessor and, at its own pre-commit, waits for it to end
+// and fails with 40001 if it aborted (commit dependency).  So chain order stays commit
+// order, and a link never survives the link it follows, while the next writer no longer
+// waits for the whole of the previous one's commit (its WAL record, its proc array
+// update, the wake-up of the WAL writer, resource cleanup) before it can link.
+//
+// Such a committing predecessor's link is not visible to SnapshotSelf, so a writer that
+// must read the head from the table (no shared head: after a restart, an abort, or
+// without shared_preload_libraries) first waits for every writer of the sub-chain that
+// has handed the lock over and not finished: each appending transaction holds a
+// transaction-level ShareLock on the sub-chain's "pending" tag until it ends, and the
+// table reader takes it in ExclusiveLock for the moment of its read.
+//
+// A rolled-back savepoint keeps the sub-chain lock (its transaction goes on); PREPARE
+// TRANSACTION hands it over at pre-prepare like a commit (successors wait for COMMIT or
+// ROLLBACK PREPARED).  More sub-chains in one transaction than tracked here are locked
+// at transaction level and kept to the end, as before.
 namespace {
+constexpr uint16 kPendingField4 = 0x6c;  // 'l': "a link of this sub-chain may be pending"
 constexpr int kMaxHeldSubs = 32;
+constexpr int kMaxPredecessors = 32;
 struct HeldSub {
     int32 chain_id;
     int32 sub;
 };
+struct Predecessor {
+    int32 chain_id;
+    TransactionId xid;
+};
 HeldSub g_held[kMaxHeldSubs];
 int g_nheld = 0;
+Predecessor g_preds[kMaxPredecessors];
+int g_npreds = 0;
 bool g_lock_callback = false;
 
-void SubLockTag(LOCKTAG* tag, int32 chain_id, int32 sub) {
+void SubLockTag(LOCKTAG* tag, int32 chain_id, int32 sub, uint16 field4 = kLockField4) {
     SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, static_cast<uint32>(chain_id),
-                         static_cast<uint32>(sub), kLockField4);
+                         static_cast<uint32>(sub), field4);
 }
 
 bool HeldBySession(int32 chain_id, int32 sub) {
@@ -484,30 +505,72 @@ void ReleaseHeldSubs() {
     g_nheld = 0;
 }
 
+// Waits until the transaction that wrote the link this one follows has ended; raises
+// 40001 if it aborted.  The predecessor is normally finishing its commit already.
+void AwaitPredecessor(const Predecessor& p) {
+    if (TransactionIdIsInProgress(p.xid)) {
+        instr_time start, now;
+        INSTR_TIME_SET_CURRENT(start);
+        for (;;) {
+            for (int k = 0; k < 50; k++)
+                SPIN_DELAY();
+            if (!TransactionIdIsInProgress(p.xid))
+                break;
+            INSTR_TIME_SET_CURRENT(now);
+            INSTR_TIME_SUBTRACT(now, start);
+            if (INSTR_TIME_GET_MICROSEC(now) > 200) {
+                XactLockTableWait(p.xid, nullptr, nullptr, XLTW_None);
+                break;
+            }
+        }
+    }
+    if (!TransactionIdDidCommit(p.xid)) {
+        ereport(ERROR,
+                (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                 errmsg("could not append to audit chain %d: the transaction that appended the "
+                        "preceding link rolled back",
+                        p.chain_id),
+                 errdetail("That transaction rolled back after its commit had begun; this "
+                           "transaction's links follow its link, which no longer exists."),
+                 errhint("Retry the transaction.")));
+    }
+}
+
+void AwaitPredecessors() {
+    while (g_npreds > 0) {
+        Predecessor p = g_preds[--g_npreds];
+        AwaitPredecessor(p);
+    }
+}
+
 void OnXactLocks(XactEvent event, void*) {
-    if (g_nheld == 0)
-        return;
     switch (event) {
+        case XACT_EVENT_PRE_COMMIT:
+        case XACT_EVENT_PRE_PREPARE:
+            ReleaseHeldSubs();  // hand over: no more links come from this transaction
+            AwaitPredecessors();
+            break;
         case XACT_EVENT_COMMIT:
         case XACT_EVENT_PARALLEL_COMMIT:
-            ReleaseHeldSubs();
+        case XACT_EVENT_PREPARE:
+            ReleaseHeldSubs();  // nothing left normally
+            g_npreds = 0;
             break;
         case XACT_EVENT_ABORT:
         case XACT_EVENT_PARALLEL_ABORT:
             SharedHeadAbortWritten();  // before anyone else can read the head
             ReleaseHeldSubs();
-            break;
-        case XACT_EVENT_PRE_PREPARE:
-            for (int i = 0; i < g_nheld; i++) {
-                LOCKTAG tag;
-                SubLockTag(&tag, g_held[i].chain_id, g_held[i].sub);
-                (void)LockAcquire(&tag, ExclusiveLock, false, false);  // held: granted locally
-                (void)LockRelease(&tag, ExclusiveLock, true);
-            }
-            g_nheld = 0;
+            g_npreds = 0;
             break;
         default:
             break;
+    }
+}
+
+void EnsureLockCallback() {
+    if (!g_lock_callback) {
+        RegisterXactCallback(OnXactLocks, nullptr);
+        g_lock_callback = true;
     }
 }
 
@@ -515,10 +578,7 @@ void OnXactLocks(XactEvent event, void*) {
 bool AcquireSub(int32 chain_id, int32 sub, bool dont_wait) {
     if (HeldBySession(chain_id, sub))
         return true;
-    if (!g_lock_callback) {
-        RegisterXactCallback(OnXactLocks, nullptr);
-        g_lock_callback = true;
-    }
+    EnsureLockCallback();
     LOCKTAG tag;
     SubLockTag(&tag, chain_id, sub);
     bool session = g_nheld < kMaxHeldSubs;
@@ -529,6 +589,39 @@ bool AcquireSub(int32 chain_id, int32 sub, bool dont_wait) {
     return true;
 }
 }  // namespace
+
+bool FollowWriter(int32 chain_id, TransactionId writer) {
+    if (!TransactionIdIsValid(writer) || TransactionIdIsCurrentTransactionId(writer))
+        return true;
+    for (int i = 0; i < g_npreds; i++) {
+        if (g_preds[i].xid == writer)
+            return true;
+    }
+    if (!TransactionIdIsInProgress(writer))
+        return TransactionIdDidCommit(writer);  // committed: nothing to wait for
+    EnsureLockCallback();
+    Predecessor p{chain_id, writer};
+    if (g_npreds == kMaxPredecessors) {
+        AwaitPredecessor(p);  // no room to defer the wait: wait now
+        return true;
+    }
+    g_preds[g_npreds++] = p;
+    return true;
+}
+
+void MarkPendingWriter(int32 chain_id, int32 sub) {
+    LOCKTAG tag;
+    SubLockTag(&tag, chain_id, sub, kPendingField4);
+    (void)LockAcquire(&tag, ShareLock, false, false);
+}
+
+void AwaitPendingWriters(int32 chain_id, int32 sub, bool keep) {
+    LOCKTAG tag;
+    SubLockTag(&tag, chain_id, sub, kPendingField4);
+    (void)LockAcquire(&tag, ExclusiveLock, false, false);
+    if (!keep)
+        (void)LockRelease(&tag, ExclusiveLock, false);
+}
 
 void LockSub(int32 chain_id, int32 sub) {
     (void)AcquireSub(chain_id, sub, false);

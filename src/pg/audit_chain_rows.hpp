@@ -100,11 +100,22 @@ struct KeyBytes {
 void ActiveHmacKey(const char* name, KeyBytes* out);
 void HmacKeyVersion(uint32 key_id, uint32 version, KeyBytes* out);
 
-// Sub-chain locks: transaction-level, so a position is owned until commit/abort.
+// Sub-chain locks: a position is owned from the first link of a transaction to its
+// pre-commit (then handed over, see the .cpp) or its abort.
 void LockSub(int32 chain_id, int32 sub);
 bool TryLockSub(int32 chain_id, int32 sub);
 // LockSub, retrying without queueing for a short while first (see the .cpp).
 void LockSubSpinning(int32 chain_id, int32 sub);
+// The head just read (from shared memory) was appended by `writer`: this transaction
+// waits for it at pre-commit and fails with 40001 if it aborted.  False when `writer`
+// has aborted already (the entry is about to be invalidated): read the table instead.
+bool FollowWriter(int32 chain_id, TransactionId writer);
+// Called by each transaction that appends to a sub-chain (held to its end).
+void MarkPendingWriter(int32 chain_id, int32 sub);
+// Waits until every transaction that appended to the sub-chain and handed its lock over
+// has ended, so the table shows the true head; keep: hold that to the end of the
+// transaction (no new link can begin to commit before it).
+void AwaitPendingWriters(int32 chain_id, int32 sub, bool keep);
 
 // Last (highest position) row of keel.audit_link or keel.audit_checkpoint for a
 // sub-chain under the given snapshot.  False when there is none.

@@ -29,6 +29,7 @@ struct HeadEntry {
     uint8 salt[core::chain::kSaltBytes];  // a chain id reused after DROP/CREATE EXTENSION misses
     uint64 pos;
     uint8 hash[core::chain::kHashBytes];
+    TransactionId writer;
 };
 
 HTAB* g_heads = nullptr;
@@ -125,7 +126,7 @@ void RequestHeadCacheShmem() {
 }
 
 bool SharedHeadGet(int32 chain_id, int32 sub, const uint8* salt, uint64* pos,
-                   core::chain::Hash* hash) {
+                   core::chain::Hash* hash, TransactionId* writer) {
     if (g_heads == nullptr || g_overflow)
         return false;
     HeadKey k = KeyOf(chain_id, sub);
@@ -135,6 +136,7 @@ bool SharedHeadGet(int32 chain_id, int32 sub, const uint8* salt, uint64* pos,
     if (e != nullptr && e->valid && memcmp(e->salt, salt, sizeof e->salt) == 0) {
         *pos = e->pos;
         memcpy(hash->bytes, e->hash, sizeof e->hash);
+        *writer = e->writer;
         found = true;
     }
     LWLockRelease(g_lock);
@@ -142,7 +144,7 @@ bool SharedHeadGet(int32 chain_id, int32 sub, const uint8* salt, uint64* pos,
 }
 
 void SharedHeadSet(int32 chain_id, int32 sub, const uint8* salt, uint64 pos,
-                   const core::chain::Hash& hash) {
+                   const core::chain::Hash& hash, TransactionId writer) {
     if (g_heads == nullptr || g_overflow)
         return;
     if (!g_callbacks) {
@@ -171,6 +173,7 @@ void SharedHeadSet(int32 chain_id, int32 sub, const uint8* salt, uint64 pos,
         memcpy(e->salt, salt, sizeof e->salt);
         e->pos = pos;
         memcpy(e->hash, hash.bytes, sizeof e->hash);
+        e->writer = writer;
     }
     LWLockRelease(g_lock);
 }

@@ -3,8 +3,10 @@
 //
 // An entry is written only by the holder of the sub-chain lock, right after it appended
 // a link; if that transaction (or a subtransaction of it) aborts, the entry is
-// invalidated before the lock is released.  So a valid entry always names the head that
-// the next lock holder would read from the table.  After a restart the cache is empty.
+// invalidated (before the lock is released, when it still holds it).  So a valid entry
+// names the head that the next lock holder must follow: the last committed link, or
+// the link of a transaction that handed the lock over at pre-commit and is committing
+// (its successors wait for it before they commit).  After a restart the cache is empty.
 #pragma once
 
 #include "bridge/pg.hpp"
@@ -14,10 +16,12 @@ namespace keel::pg::audit {
 
 void RequestHeadCacheShmem();  // from _PG_init, while preloading
 // salt: the chain's salt (kSaltBytes); an entry made for another chain with the same id misses.
+// writer: the top-level transaction that appended the head link (it may still be
+// committing: the sub-chain lock is handed over at pre-commit, see audit_chain_rows.hpp).
 bool SharedHeadGet(int32 chain_id, int32 sub, const uint8* salt, uint64* pos,
-                   core::chain::Hash* hash);
+                   core::chain::Hash* hash, TransactionId* writer);
 void SharedHeadSet(int32 chain_id, int32 sub, const uint8* salt, uint64 pos,
-                   const core::chain::Hash& hash);
+                   const core::chain::Hash& hash, TransactionId writer);
 // Invalidates the entries this transaction wrote (it is aborting).  The sub-chain locks
 // call it before they are released; the cache's own abort callback does it too.
 void SharedHeadAbortWritten();
