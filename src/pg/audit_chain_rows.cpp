@@ -527,11 +527,12 @@ void AwaitPredecessor(const Predecessor& p) {
     if (!TransactionIdDidCommit(p.xid)) {
         ereport(ERROR,
                 (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-                 errmsg("could not append to audit chain %d: the transaction that appended the "
-                        "preceding link rolled back",
-                        p.chain_id),
-                 errdetail("That transaction rolled back after its commit had begun; this "
-                           "transaction's links follow its link, which no longer exists."),
+                 errmsg("could not commit: the transaction before this one in an audit chain "
+                        "rolled back"),
+                 errdetail("Transaction %u appended the link that this transaction's first link "
+                           "in audit chain %d follows, and rolled back after its commit had "
+                           "begun.",
+                           p.xid, p.chain_id),
                  errhint("Retry the transaction.")));
     }
 }
