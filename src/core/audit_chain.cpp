@@ -249,6 +249,50 @@ Hash HmacSha256::Of(const void* data, size_t len) {
     return h;
 }
 
+// ---------------------------------------------------------------- multiset sums
+
+namespace {
+// 256-bit add with carry: a + b into a.
+void AddLanes(uint64_t a[4], const uint64_t b[4]) {
+    unsigned carry = 0;
+    for (int i = 0; i < 4; i++) {
+        uint64_t s = a[i] + b[i];
+        unsigned c1 = s < a[i];
+        uint64_t t = s + carry;
+        unsigned c2 = t < s;
+        a[i] = t;
+        carry = c1 | c2;
+    }
+}
+}  // namespace
+
+void MultisetSum::Add(Sha256& sha, const uint8_t key[kMultisetKeyBytes], const void* item,
+                      size_t len) {
+    if (len > kMultisetMaxItem)
+        Throw(ErrorKind::kInternal, "multiset item of " + std::to_string(len) + " bytes");
+    // key || item fits in two SHA-256 blocks (16 + 96 + 9 bytes of padding <= 128).
+    uint8_t buf[kMultisetKeyBytes + kMultisetMaxItem];
+    memcpy(buf, key, kMultisetKeyBytes);
+    memcpy(buf + kMultisetKeyBytes, item, len);
+    Hash h = sha.Of(buf, kMultisetKeyBytes + len);
+    uint64_t v[4];
+    for (int i = 0; i < 4; i++) {
+        uint64_t x = 0;
+        for (int b = 7; b >= 0; b--)
+            x = (x << 8) | h.bytes[8 * i + b];
+        v[i] = x;
+    }
+    AddLanes(lanes, v);
+}
+
+void MultisetSum::Merge(const MultisetSum& other) {
+    AddLanes(lanes, other.lanes);
+}
+
+bool MultisetSum::operator==(const MultisetSum& o) const {
+    return memcmp(lanes, o.lanes, sizeof lanes) == 0;
+}
+
 Hash LinkHash(Sha256& sha, const uint8_t salt[kSaltBytes], uint32_t sub, uint64_t pos,
               const Hash& prev, const Hash& row_digest) {
     static constexpr char kDomain[] = "keel-link-v1";

@@ -115,6 +115,28 @@ Hash LinkHash(Sha256& sha, const uint8_t salt[kSaltBytes], uint32_t sub, uint64_
 // The hash before position 1 of every sub-chain: 32 zero bytes.
 Hash GenesisHash();
 
+// ---------------------------------------------------------------- multiset sums
+//
+// The verifier's parallel pass proves that the table's rows and the chain's links carry
+// the same multiset of items (row digest, previous link, signature) without pairing
+// them one by one: each side adds up SHA-256(key || item) as 256-bit integers (mod
+// 2^256), under a key drawn at random for that one verification and never shown.  Sums
+// of distinct multisets collide with probability about 2^-128 per verification, and
+// nobody can aim at a collision without the key.  Plain data: the sums live in shared
+// memory and are merged across processes.
+constexpr size_t kMultisetKeyBytes = 16;
+constexpr size_t kMultisetMaxItem = 3 * kHashBytes;
+
+struct MultisetSum {
+    uint64_t lanes[4] = {};  // little-endian limbs of the 256-bit sum
+
+    // Adds one item (at most kMultisetMaxItem bytes; longer is a bug: kInternal).
+    void Add(Sha256& sha, const uint8_t key[kMultisetKeyBytes], const void* item, size_t len);
+    void Merge(const MultisetSum& other);
+    bool operator==(const MultisetSum& o) const;
+    bool operator!=(const MultisetSum& o) const { return !(*this == o); }
+};
+
 // ---------------------------------------------------------------- hex
 std::string HexOf(const uint8_t* data, size_t len);
 inline std::string HexOf(const Hash& h) {

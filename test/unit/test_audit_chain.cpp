@@ -231,3 +231,58 @@ TEST(AuditChain, DigestParserRejectsMalformedInput) {
     EXPECT_FALSE(chain::ParseDigest(bad_magic).ok());
     EXPECT_EQ(chain::ParseDigest("x").error().kind, keel::core::ErrorKind::kInvalidText);
 }
+
+// ---------------------------------------------------------------- multiset sums
+
+namespace {
+chain::MultisetSum SumOf(const std::vector<std::string>& items, const uint8_t* key) {
+    chain::Sha256 sha;
+    chain::MultisetSum s;
+    for (const std::string& i : items)
+        s.Add(sha, key, i.data(), i.size());
+    return s;
+}
+}  // namespace
+
+TEST(AuditChain, MultisetSumIgnoresOrderAndMerges) {
+    uint8_t key[chain::kMultisetKeyBytes] = {1, 2, 3};
+    std::vector<std::string> items = {"alpha", "beta", "gamma", "delta", std::string(96, 'x')};
+    chain::MultisetSum a = SumOf(items, key);
+    std::vector<std::string> rev(items.rbegin(), items.rend());
+    EXPECT_EQ(a, SumOf(rev, key));
+    // Split between two processes, merged.
+    chain::MultisetSum left = SumOf({"alpha", "gamma"}, key);
+    left.Merge(SumOf({"beta", "delta", std::string(96, 'x')}, key));
+    EXPECT_EQ(a, left);
+}
+
+TEST(AuditChain, MultisetSumSeesMultiplicityContentAndKey) {
+    uint8_t key[chain::kMultisetKeyBytes] = {9};
+    uint8_t other[chain::kMultisetKeyBytes] = {10};
+    chain::MultisetSum base = SumOf({"a", "b"}, key);
+    EXPECT_NE(base, SumOf({"a", "b", "b"}, key));  // a duplicate does not cancel (no XOR)
+    EXPECT_NE(base, SumOf({"a"}, key));
+    EXPECT_NE(base, SumOf({"a", "c"}, key));
+    EXPECT_NE(base, SumOf({"a", "b"}, other));
+    EXPECT_EQ(chain::MultisetSum{}, SumOf({}, key));
+}
+
+TEST(AuditChain, MultisetSumCarriesAcrossLimbs) {
+    chain::MultisetSum a;
+    a.lanes[0] = ~uint64_t{0};
+    a.lanes[1] = ~uint64_t{0};
+    chain::MultisetSum one;
+    one.lanes[0] = 1;
+    a.Merge(one);
+    EXPECT_EQ(a.lanes[0], 0u);
+    EXPECT_EQ(a.lanes[1], 0u);
+    EXPECT_EQ(a.lanes[2], 1u);
+}
+
+TEST(AuditChain, MultisetItemTooLongIsABug) {
+    uint8_t key[chain::kMultisetKeyBytes] = {};
+    chain::Sha256 sha;
+    chain::MultisetSum s;
+    std::string big(chain::kMultisetMaxItem + 1, 'y');
+    EXPECT_THROW(s.Add(sha, key, big.data(), big.size()), keel::core::KeelException);
+}
