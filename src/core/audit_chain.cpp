@@ -249,48 +249,74 @@ Hash HmacSha256::Of(const void* data, size_t len) {
     return h;
 }
 
-// ---------------------------------------------------------------- multiset sums
+// ---------------------------------------------------------------- multiset fingerprints
 
 namespace {
-// 256-bit add with carry: a + b into a.
-void AddLanes(uint64_t a[4], const uint64_t b[4]) {
-    unsigned carry = 0;
-    for (int i = 0; i < 4; i++) {
-        uint64_t s = a[i] + b[i];
-        unsigned c1 = s < a[i];
-        uint64_t t = s + carry;
-        unsigned c2 = t < s;
-        a[i] = t;
-        carry = c1 | c2;
-    }
+// x mod 2^61 - 1 for any 128-bit x: 2^61 is 1 modulo the prime, so the 61-bit digits
+// of x add up to x.
+uint64_t ReduceMersenne61(unsigned __int128 x) {
+    uint64_t lo = static_cast<uint64_t>(x) & kMultisetPrime;
+    uint64_t mid = static_cast<uint64_t>(x >> 61) & kMultisetPrime;
+    uint64_t hi = static_cast<uint64_t>(x >> 122);
+    uint64_t s = lo + mid + hi;  // < 3 * 2^61: no overflow
+    s = (s & kMultisetPrime) + (s >> 61);
+    return s >= kMultisetPrime ? s - kMultisetPrime : s;
+}
+uint64_t MulMod(uint64_t a, uint64_t b) {
+    return ReduceMersenne61(static_cast<unsigned __int128>(a) * b);
 }
 }  // namespace
 
-void MultisetSum::Add(Sha256& sha, const uint8_t key[kMultisetKeyBytes], const void* item,
-                      size_t len) {
+MultisetKey MultisetKey::FromSeed(const uint8_t seed[kMultisetKeySeedBytes]) {
+    MultisetKey k;
+    size_t o = 0;
+    auto next = [&] {
+        uint64_t v;
+        memcpy(&v, seed + o, 8);
+        o += 8;
+        return ReduceMersenne61(v);
+    };
+    for (int r = 0; r < kMultisetInstances; r++) {
+        for (size_t j = 0; j < kMultisetChunks; j++)
+            k.a[r][j] = next();
+        k.z[r] = next();
+    }
+    return k;
+}
+
+void MultisetSum::Add(const MultisetKey& key, const void* item, size_t len) {
     if (len > kMultisetMaxItem)
         Throw(ErrorKind::kInternal, "multiset item of " + std::to_string(len) + " bytes");
-    // key || item fits in two SHA-256 blocks (16 + 96 + 9 bytes of padding <= 128).
-    uint8_t buf[kMultisetKeyBytes + kMultisetMaxItem];
-    memcpy(buf, key, kMultisetKeyBytes);
-    memcpy(buf + kMultisetKeyBytes, item, len);
-    Hash h = sha.Of(buf, kMultisetKeyBytes + len);
-    uint64_t v[4];
-    for (int i = 0; i < 4; i++) {
-        uint64_t x = 0;
-        for (int b = 7; b >= 0; b--)
-            x = (x << 8) | h.bytes[8 * i + b];
-        v[i] = x;
+    const auto* b = static_cast<const uint8_t*>(item);
+    // 7-byte chunks, little-endian: each below 2^56, so below the prime, and distinct
+    // items of one length give distinct chunk vectors.
+    uint64_t chunk[kMultisetChunks];
+    size_t n = (len + 6) / 7;
+    for (size_t j = 0; j < n; j++) {
+        uint64_t v = 0;
+        size_t take = std::min<size_t>(7, len - 7 * j);
+        for (size_t i = 0; i < take; i++)
+            v |= static_cast<uint64_t>(b[7 * j + i]) << (8 * i);
+        chunk[j] = v;
     }
-    AddLanes(lanes, v);
+    for (int r = 0; r < kMultisetInstances; r++) {
+        // 14 products below 2^117 each: their sum fits in 128 bits.
+        unsigned __int128 acc = 0;
+        for (size_t j = 0; j < n; j++)
+            acc += static_cast<unsigned __int128>(key.a[r][j]) * chunk[j];
+        uint64_t v = ReduceMersenne61(acc);
+        uint64_t factor = key.z[r] >= v ? key.z[r] - v : key.z[r] + kMultisetPrime - v;
+        prod[r] = MulMod(prod[r], factor);
+    }
 }
 
 void MultisetSum::Merge(const MultisetSum& other) {
-    AddLanes(lanes, other.lanes);
+    for (int r = 0; r < kMultisetInstances; r++)
+        prod[r] = MulMod(prod[r], other.prod[r]);
 }
 
 bool MultisetSum::operator==(const MultisetSum& o) const {
-    return memcmp(lanes, o.lanes, sizeof lanes) == 0;
+    return memcmp(prod, o.prod, sizeof prod) == 0;
 }
 
 Hash LinkHash(Sha256& sha, const uint8_t salt[kSaltBytes], uint32_t sub, uint64_t pos,

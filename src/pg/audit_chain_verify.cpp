@@ -218,7 +218,7 @@ class Verifier {
     Break best_;
     int64 rows_checked_ = 0;
     // The fast pass: links are summed under this key instead of paired with rows.
-    const uint8* sum_key_ = nullptr;
+    const chain::MultisetKey* sum_key_ = nullptr;
     chain::MultisetSum link_sum_;
     uint64 links_summed_ = 0;
     int workers_launched_ = 0;
@@ -401,8 +401,7 @@ void Verifier::CheckLink(const LinkRow& l) {
 
     if (sum_key_ != nullptr) {
         uint8 item[chain::kMultisetMaxItem];
-        link_sum_.Add(sha_, sum_key_, item,
-                      ChainItem(l.digest, cfg_.has_columns, prev, l.sig, item));
+        link_sum_.Add(*sum_key_, item, ChainItem(l.digest, cfg_.has_columns, prev, l.sig, item));
         links_summed_++;
         return;
     }
@@ -547,13 +546,15 @@ void Verifier::End() {
 }
 
 bool Verifier::RunFast(const chain::Digest* digest, int nworkers) {
-    uint8 key[chain::kMultisetKeyBytes];
+    uint8 seed[chain::kMultisetKeySeedBytes];
     bridge::PgCall([&] {
-        if (!pg_strong_random(key, sizeof key))
+        if (!pg_strong_random(seed, sizeof seed))
             ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                             errmsg("could not generate a random verification key")));
     });
-    sum_key_ = key;
+    chain::MultisetKey key = chain::MultisetKey::FromSeed(seed);
+    OPENSSL_cleanse(seed, sizeof seed);
+    sum_key_ = &key;
     Begin(digest);
     ParallelRowPass pass;
     bridge::PgCall([&] {
@@ -568,7 +569,7 @@ bool Verifier::RunFast(const chain::Digest* digest, int nworkers) {
     End();
     if (digest != nullptr)
         CheckDigestSeen();
-    OPENSSL_cleanse(key, sizeof key);
+    OPENSSL_cleanse(&key, sizeof key);
     sum_key_ = nullptr;
     rows_checked_ = static_cast<int64>(rows.rows);
     return complete && best_.kind == BreakKind::kNone && rows.bad_rows == 0 &&

@@ -133,7 +133,7 @@ constexpr uint64 kTocScans = UINT64CONST(0x4B45454C00000005);
 
 struct VerifyShared {
     ChainConfig cfg;
-    uint8 key[chain::kMultisetKeyBytes];
+    chain::MultisetKey key;
     int nleaves;
     int nslots;  // the leader's is slot 0, worker i's is slot i + 1
 };
@@ -185,7 +185,7 @@ void RowPass(const PassView& v, RowPassSlot* slot) {
             if (!ok)
                 mine.bad_rows++;
         }
-        mine.sum.Add(sha, sh->key, item, ChainItem(d, sh->cfg.has_columns, prev, sig, item));
+        mine.sum.Add(sh->key, item, ChainItem(d, sh->cfg.has_columns, prev, sig, item));
         mine.rows++;
     }
     bridge::PgCall([&] { r.End(); });
@@ -224,7 +224,7 @@ int PlanVerifyWorkers(const Oid* leaves, int nleaves) {
 }
 
 void ParallelRowPass::Launch(const ChainConfig& cfg, const Oid* leaves, int nleaves,
-                             const uint8 key[chain::kMultisetKeyBytes], int nworkers) {
+                             const chain::MultisetKey& key, int nworkers) {
     Snapshot snapshot = GetActiveSnapshot();
     EnterParallelMode();
     pcxt_ = CreateParallelContext("keel", "keel_audit_verify_worker", nworkers);
@@ -248,7 +248,7 @@ void ParallelRowPass::Launch(const ChainConfig& cfg, const Oid* leaves, int nlea
 
     shared_ = static_cast<VerifyShared*>(shm_toc_allocate(pcxt_->toc, sizeof(VerifyShared)));
     shared_->cfg = cfg;
-    memcpy(shared_->key, key, chain::kMultisetKeyBytes);
+    shared_->key = key;
     shared_->nleaves = nleaves;
     shared_->nslots = nslots;
     Oid* sh_leaves =

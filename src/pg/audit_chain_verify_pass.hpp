@@ -72,7 +72,7 @@ int PlanVerifyWorkers(const Oid* leaves, int nleaves);
 class ParallelRowPass {
   public:
     void Launch(const ChainConfig& cfg, const Oid* leaves, int nleaves,
-                const uint8 key[chain::kMultisetKeyBytes], int nworkers);
+                const chain::MultisetKey& key, int nworkers);
     void RunLeader();
     // Waits for the workers (re-raising a worker's error), adds up what every process
     // found and leaves parallel mode.
