@@ -5,6 +5,8 @@
 // out, so each row is read by exactly one process.
 #include "pg/audit_chain_verify_pass.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "bridge/guard.hpp"
@@ -220,6 +222,11 @@ int PlanVerifyWorkers(const Oid* leaves, int nleaves) {
         workers++;
         threshold *= 3;
     }
+    // The pass is CPU-bound: more processes than CPUs only take turns (the leader is
+    // one of them).  A machine that reports one CPU keeps PostgreSQL's own sizing.
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu >= 2)
+        workers = std::min<int>(workers, static_cast<int>(ncpu - 1));
     return std::min(workers, max_parallel_maintenance_workers);
 }
 
