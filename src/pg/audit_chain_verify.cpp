@@ -778,18 +778,23 @@ chain::Digest CheckDigest(const char* text, const ChainConfig& cfg, Oid relid) {
     return d;
 }
 
+// The chained table named by argument 0 of fn (NULL is 22004) and its chain.
+Oid TableArgChain(FunctionCallInfo fcinfo, const char* fn, ChainConfig* cfg) {
+    if (PG_ARGISNULL(0))
+        core::Throw(core::ErrorKind::kNullValue, std::string(fn) + ": tbl must not be NULL");
+    Oid relid = PG_GETARG_OID(0);
+    char call[NAMEDATALEN + 16];  // plain data: ResolveChain may raise
+    snprintf(call, sizeof call, "%s()", fn);
+    LoadChainConfig(ResolveChain(relid, call), cfg);
+    return relid;
+}
+
 }  // namespace
 }  // namespace keel::pg::audit
 
 KEEL_FUNCTION(keel_verify_audit_chain) {
-    if (PG_ARGISNULL(0)) {
-        keel::core::Throw(keel::core::ErrorKind::kNullValue,
-                          "keel.verify_audit_chain: tbl must not be NULL");
-    }
-    Oid relid = PG_GETARG_OID(0);
-    int32 chain_id = ResolveChain(relid, "keel.verify_audit_chain()");
     ChainConfig cfg;
-    LoadChainConfig(chain_id, &cfg);
+    Oid relid = TableArgChain(fcinfo, "keel.verify_audit_chain", &cfg);
     char* digest_text = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
     std::unique_ptr<keel::core::chain::Digest> digest;
     if (digest_text != nullptr) {
@@ -859,14 +864,9 @@ KEEL_FUNCTION(keel_verify_audit_chain) {
 // ---------------------------------------------------------------- digest
 
 KEEL_FUNCTION(keel_audit_chain_digest) {
-    if (PG_ARGISNULL(0)) {
-        keel::core::Throw(keel::core::ErrorKind::kNullValue,
-                          "keel.audit_chain_digest: tbl must not be NULL");
-    }
-    Oid relid = PG_GETARG_OID(0);
-    int32 chain_id = ResolveChain(relid, "keel.audit_chain_digest()");
     ChainConfig cfg;
-    LoadChainConfig(chain_id, &cfg);
+    Oid relid = TableArgChain(fcinfo, "keel.audit_chain_digest", &cfg);
+    int32 chain_id = cfg.chain_id;
     uint8 incarnation[16];
     if (!ReadIncarnation(incarnation)) {
         keel::core::Throw(
