@@ -10,6 +10,8 @@ RESET client_min_messages;
 CREATE SCHEMA audit_chain_parallel_test;
 SET search_path = audit_chain_parallel_test, public;
 \set SHOW_CONTEXT never
+-- statement logging would reach the client at client_min_messages = debug1
+SET log_statement = 'none';
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_maintenance_workers = 2;
 
