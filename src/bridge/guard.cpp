@@ -31,6 +31,21 @@ const char* PgError::what() const noexcept {
 }
 
 Datum InvokeGuarded(PgFunctionImpl impl, FunctionCallInfo fcinfo) {
+    struct Call {
+        PgFunctionImpl impl;
+        FunctionCallInfo fcinfo;
+        Datum result;
+    } call{impl, fcinfo, Datum{0}};
+    RunGuarded(
+        [](void* p) {
+            auto* c = static_cast<Call*>(p);
+            c->result = c->impl(c->fcinfo);
+        },
+        &call);
+    return call.result;
+}
+
+void RunGuarded(void (*fn)(void*), void* arg) {
     ErrorData* pg_error = nullptr;
     int sqlstate = 0;
     char message[kTextMax];
@@ -39,7 +54,8 @@ Datum InvokeGuarded(PgFunctionImpl impl, FunctionCallInfo fcinfo) {
     message[0] = detail[0] = hint[0] = '\0';
 
     try {
-        return impl(fcinfo);
+        fn(arg);
+        return;
     } catch (const PgError& e) {
         pg_error = e.data();
     } catch (const core::KeelException& e) {

@@ -44,6 +44,10 @@ int SqlStateFor(core::ErrorKind kind) noexcept;
 using PgFunctionImpl = Datum (*)(FunctionCallInfo);
 Datum InvokeGuarded(PgFunctionImpl impl, FunctionCallInfo fcinfo);
 
+// The same boundary for an entry point that is not an SQL function (a parallel
+// worker's main function): fn(arg) runs guarded, its exceptions become ereport(ERROR).
+void RunGuarded(void (*fn)(void*), void* arg);
+
 // Non-template heart of PgCall (keeps PG_TRY in one translation unit).
 void CallPgGuarded(void (*fn)(void*), void* arg);
 

@@ -249,6 +249,76 @@ Hash HmacSha256::Of(const void* data, size_t len) {
     return h;
 }
 
+// ---------------------------------------------------------------- multiset fingerprints
+
+namespace {
+// x mod 2^61 - 1 for any 128-bit x: 2^61 is 1 modulo the prime, so the 61-bit digits
+// of x add up to x.
+uint64_t ReduceMersenne61(unsigned __int128 x) {
+    uint64_t lo = static_cast<uint64_t>(x) & kMultisetPrime;
+    uint64_t mid = static_cast<uint64_t>(x >> 61) & kMultisetPrime;
+    uint64_t hi = static_cast<uint64_t>(x >> 122);
+    uint64_t s = lo + mid + hi;  // < 3 * 2^61: no overflow
+    s = (s & kMultisetPrime) + (s >> 61);
+    return s >= kMultisetPrime ? s - kMultisetPrime : s;
+}
+uint64_t MulMod(uint64_t a, uint64_t b) {
+    return ReduceMersenne61(static_cast<unsigned __int128>(a) * b);
+}
+}  // namespace
+
+MultisetKey MultisetKey::FromSeed(const uint8_t seed[kMultisetKeySeedBytes]) {
+    MultisetKey k;
+    size_t o = 0;
+    auto next = [&] {
+        uint64_t v;
+        memcpy(&v, seed + o, 8);
+        o += 8;
+        return ReduceMersenne61(v);
+    };
+    for (int r = 0; r < kMultisetInstances; r++) {
+        for (size_t j = 0; j < kMultisetChunks; j++)
+            k.a[r][j] = next();
+        k.z[r] = next();
+    }
+    return k;
+}
+
+void MultisetSum::Add(const MultisetKey& key, const void* item, size_t len) {
+    if (len > kMultisetMaxItem)
+        Throw(ErrorKind::kInternal, "multiset item of " + std::to_string(len) + " bytes");
+    const auto* b = static_cast<const uint8_t*>(item);
+    // 7-byte chunks, little-endian: each below 2^56, so below the prime, and distinct
+    // items of one length give distinct chunk vectors.
+    uint64_t chunk[kMultisetChunks];
+    size_t n = (len + 6) / 7;
+    for (size_t j = 0; j < n; j++) {
+        uint64_t v = 0;
+        size_t take = std::min<size_t>(7, len - 7 * j);
+        for (size_t i = 0; i < take; i++)
+            v |= static_cast<uint64_t>(b[7 * j + i]) << (8 * i);
+        chunk[j] = v;
+    }
+    for (int r = 0; r < kMultisetInstances; r++) {
+        // 14 products below 2^117 each: their sum fits in 128 bits.
+        unsigned __int128 acc = 0;
+        for (size_t j = 0; j < n; j++)
+            acc += static_cast<unsigned __int128>(key.a[r][j]) * chunk[j];
+        uint64_t v = ReduceMersenne61(acc);
+        uint64_t factor = key.z[r] >= v ? key.z[r] - v : key.z[r] + kMultisetPrime - v;
+        prod[r] = MulMod(prod[r], factor);
+    }
+}
+
+void MultisetSum::Merge(const MultisetSum& other) {
+    for (int r = 0; r < kMultisetInstances; r++)
+        prod[r] = MulMod(prod[r], other.prod[r]);
+}
+
+bool MultisetSum::operator==(const MultisetSum& o) const {
+    return memcmp(prod, o.prod, sizeof prod) == 0;
+}
+
 Hash LinkHash(Sha256& sha, const uint8_t salt[kSaltBytes], uint32_t sub, uint64_t pos,
               const Hash& prev, const Hash& row_digest) {
     static constexpr char kDomain[] = "keel-link-v1";

@@ -115,6 +115,44 @@ Hash LinkHash(Sha256& sha, const uint8_t salt[kSaltBytes], uint32_t sub, uint64_
 // The hash before position 1 of every sub-chain: 32 zero bytes.
 Hash GenesisHash();
 
+// ---------------------------------------------------------------- multiset fingerprints
+//
+// The verifier's parallel pass proves that the table's rows and the chain's links carry
+// the same multiset of items (row digest, previous link, signature) without pairing
+// them one by one.  Each side multiplies (z - <a, x>) over its items x, modulo the
+// prime p = 2^61 - 1, where x is cut into 7-byte chunks, <a, x> is their inner product
+// with the coefficients a, and z and a are drawn at random for that one verification
+// and never shown.  Three such products are kept, each under its own z and a.  For two
+// different multisets of at most n items the products differ as polynomials in z and
+// a (distinct items give distinct linear factors), so by the Schwartz-Zippel lemma one
+// product agrees with probability at most n / p, and all three with at most (n / p)^3:
+// about 2^-123 for a million rows.  Nobody can aim for a collision without the key.
+// Plain data: fingerprints live in shared memory and are merged across processes.
+constexpr size_t kMultisetMaxItem = 3 * kHashBytes;
+constexpr size_t kMultisetChunks = (kMultisetMaxItem + 6) / 7;
+constexpr int kMultisetInstances = 3;
+constexpr uint64_t kMultisetPrime = (uint64_t{1} << 61) - 1;
+// Random bytes a key is made from (8 per coefficient and per z).
+constexpr size_t kMultisetKeySeedBytes = 8 * kMultisetInstances * (kMultisetChunks + 1);
+
+struct MultisetKey {
+    uint64_t a[kMultisetInstances][kMultisetChunks];
+    uint64_t z[kMultisetInstances];
+    // Each value reduced modulo the prime (the bias is below 2^-58).
+    static MultisetKey FromSeed(const uint8_t seed[kMultisetKeySeedBytes]);
+};
+
+struct MultisetSum {
+    uint64_t prod[kMultisetInstances] = {1, 1, 1};
+
+    // Adds one item (at most kMultisetMaxItem bytes; longer is a bug: kInternal).  All
+    // items of one comparison must have the same length.
+    void Add(const MultisetKey& key, const void* item, size_t len);
+    void Merge(const MultisetSum& other);
+    bool operator==(const MultisetSum& o) const;
+    bool operator!=(const MultisetSum& o) const { return !(*this == o); }
+};
+
 // ---------------------------------------------------------------- hex
 std::string HexOf(const uint8_t* data, size_t len);
 inline std::string HexOf(const Hash& h) {

@@ -15,6 +15,7 @@ extern "C" {
 #include "access/genam.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "executor/spi.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "storage/lmgr.h"
@@ -439,6 +440,18 @@ void HmacKeyVersion(uint32 key_id, uint32 version, KeyBytes* out) {
     out->key_id = k.key_id;
     out->version = k.version;
     memcpy(out->bytes, k.key.bytes, sizeof out->bytes);
+}
+
+AttrNumber ChainColumn(TupleDesc desc, Relation rel, const char* name, Oid* type) {
+    int attnum = SPI_fnumber(desc, name);
+    if (attnum <= 0) {
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                        errmsg("column \"%s\" of relation \"%s\" does not exist", name,
+                               RelationGetRelationName(rel)),
+                        errdetail("The audit chain writes its link hash and signature there.")));
+    }
+    *type = TupleDescAttr(desc, attnum - 1)->atttypid;
+    return static_cast<AttrNumber>(attnum);
 }
 
 // ---------------------------------------------------------------- locks and state

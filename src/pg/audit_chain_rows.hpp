@@ -87,6 +87,10 @@ RowPlan* BuildRowPlan(TupleDesc desc, Oid relid, const ChainConfig& cfg, MemoryC
 int CollectFields(const RowPlan* plan, HeapTuple tuple, TupleDesc desc, RawField* out,
                   Datum** values_out = nullptr, bool** nulls_out = nullptr);
 
+// The attribute number of a chain column (previous hash or signature) of rel, and its
+// type; raises 42703 when the column is missing.
+AttrNumber ChainColumn(TupleDesc desc, Relation rel, const char* name, Oid* type);
+
 // SHA-256 of the canonical encoding (C++ inside, no PostgreSQL calls).
 chain::Hash HashRow(const RawField* fields, int n, chain::Sha256& sha);
 

@@ -48,6 +48,10 @@ my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM ev');
 cmp_ok($rows, '>', 100, "pgbench committed rows ($rows)");
 is($node->safe_psql('postgres', q{SELECT ok, rows_checked = (SELECT count(*) FROM ev) FROM keel.verify_audit_chain('ev')}),
     't|t', 'the chain verifies clean after the storm');
+is($node->safe_psql('postgres', q{
+    SET min_parallel_table_scan_size = 0; SET max_parallel_maintenance_workers = 2;
+    SELECT ok, rows_checked = (SELECT count(*) FROM ev) FROM keel.verify_audit_chain('ev')}),
+    't|t', 'the parallel verification pass agrees');
 is($node->safe_psql('postgres', q{SELECT ok FROM keel.verify_audit_chain('"side; table"')}),
     't', 'the 4-sub-chain table verifies clean after the storm');
 # no gap and no fork: positions of each sub-chain are exactly 1..n, one link per row

@@ -59,6 +59,14 @@ is($dec_standby, $dec_primary, 'standby decrypts to the same plaintexts as the p
 my $digest = $primary->safe_psql('postgres', q{SELECT keel.audit_chain_digest('events')});
 is($standby->safe_psql('postgres', qq{SELECT ok FROM keel.verify_audit_chain('events', '$digest')}),
     't', "standby's chain contains the primary's digest");
+{
+    my ($pret, $pout, $perr) = $standby->psql('postgres', qq{
+        SET min_parallel_table_scan_size = 0; SET max_parallel_maintenance_workers = 2;
+        SET client_min_messages = debug1;
+        SELECT ok FROM keel.verify_audit_chain('events', '$digest')});
+    is($pout, 't', 'the parallel verification pass verifies on a hot standby too');
+    like($perr, qr/verified in one parallel pass/, '... and it was the parallel pass that answered');
+}
 
 # Without the key the standby refuses with the key store's error, not garbage.
 my ($ret, $out, $err) = $standby->psql('postgres', q{

@@ -231,3 +231,82 @@ TEST(AuditChain, DigestParserRejectsMalformedInput) {
     EXPECT_FALSE(chain::ParseDigest(bad_magic).ok());
     EXPECT_EQ(chain::ParseDigest("x").error().kind, keel::core::ErrorKind::kInvalidText);
 }
+
+// ---------------------------------------------------------------- multiset fingerprints
+
+namespace {
+chain::MultisetKey KeyOf(uint8_t fill) {
+    uint8_t seed[chain::kMultisetKeySeedBytes];
+    for (size_t i = 0; i < sizeof seed; i++)
+        seed[i] = static_cast<uint8_t>(fill + 31 * i + (i >> 3));
+    return chain::MultisetKey::FromSeed(seed);
+}
+chain::MultisetSum SumOf(const std::vector<std::string>& items, const chain::MultisetKey& key) {
+    chain::MultisetSum s;
+    for (const std::string& i : items)
+        s.Add(key, i.data(), i.size());
+    return s;
+}
+std::string Item(char c, size_t len = 96) {
+    std::string s(len, c);
+    s[len / 2] = static_cast<char>(c + 1);
+    return s;
+}
+}  // namespace
+
+TEST(AuditChain, MultisetSumIgnoresOrderAndMerges) {
+    chain::MultisetKey key = KeyOf(1);
+    std::vector<std::string> items = {Item('a'), Item('b'), Item('c'), Item('d'), Item('e')};
+    chain::MultisetSum a = SumOf(items, key);
+    std::vector<std::string> rev(items.rbegin(), items.rend());
+    EXPECT_EQ(a, SumOf(rev, key));
+    // Split between two processes, merged.
+    chain::MultisetSum left = SumOf({Item('a'), Item('c')}, key);
+    left.Merge(SumOf({Item('b'), Item('d'), Item('e')}, key));
+    EXPECT_EQ(a, left);
+}
+
+TEST(AuditChain, MultisetSumSeesMultiplicityContentAndKey) {
+    chain::MultisetKey key = KeyOf(9);
+    chain::MultisetSum base = SumOf({Item('a'), Item('b')}, key);
+    EXPECT_NE(base, SumOf({Item('a'), Item('b'), Item('b')}, key));  // a duplicate counts
+    EXPECT_NE(base, SumOf({Item('a')}, key));
+    EXPECT_NE(base, SumOf({Item('a'), Item('c')}, key));
+    EXPECT_NE(base, SumOf({Item('a'), Item('b')}, KeyOf(10)));
+    EXPECT_EQ(chain::MultisetSum{}, SumOf({}, key));
+    // Two items whose bytes are swapped between them (a reorder of chain columns).
+    std::string x = Item('x'), y = Item('y');
+    std::string x2 = x.substr(0, 32) + y.substr(32), y2 = y.substr(0, 32) + x.substr(32);
+    EXPECT_NE(SumOf({x, y}, key), SumOf({x2, y2}, key));
+    // One bit anywhere in the item matters, also in its last, short chunk.
+    for (size_t bit = 0; bit < 8 * 96; bit += 37) {
+        std::string z = x;
+        z[bit / 8] = static_cast<char>(z[bit / 8] ^ (1 << (bit % 8)));
+        EXPECT_NE(SumOf({x}, key), SumOf({z}, key)) << bit;
+    }
+}
+
+TEST(AuditChain, MultisetSumShortItems) {
+    chain::MultisetKey key = KeyOf(3);
+    std::string d1 = Item('p', 32), d2 = Item('q', 32);
+    EXPECT_EQ(SumOf({d1, d2}, key), SumOf({d2, d1}, key));
+    EXPECT_NE(SumOf({d1, d1}, key), SumOf({d1, d2}, key));
+}
+
+TEST(AuditChain, MultisetKeyValuesAreBelowThePrime) {
+    uint8_t seed[chain::kMultisetKeySeedBytes];
+    memset(seed, 0xff, sizeof seed);
+    chain::MultisetKey k = chain::MultisetKey::FromSeed(seed);
+    for (int r = 0; r < chain::kMultisetInstances; r++) {
+        EXPECT_LT(k.z[r], chain::kMultisetPrime);
+        for (size_t j = 0; j < chain::kMultisetChunks; j++)
+            EXPECT_LT(k.a[r][j], chain::kMultisetPrime);
+    }
+}
+
+TEST(AuditChain, MultisetItemTooLongIsABug) {
+    chain::MultisetKey key = KeyOf(0);
+    chain::MultisetSum s;
+    std::string big(chain::kMultisetMaxItem + 1, 'y');
+    EXPECT_THROW(s.Add(key, big.data(), big.size()), keel::core::KeelException);
+}
