@@ -287,17 +287,20 @@ MultisetKey MultisetKey::FromSeed(const uint8_t seed[kMultisetKeySeedBytes]) {
 void MultisetSum::Add(const MultisetKey& key, const void* item, size_t len) {
     if (len > kMultisetMaxItem)
         Throw(ErrorKind::kInternal, "multiset item of " + std::to_string(len) + " bytes");
-    const auto* b = static_cast<const uint8_t*>(item);
     // 7-byte chunks, little-endian: each below 2^56, so below the prime, and distinct
-    // items of one length give distinct chunk vectors.
+    // items of one length give distinct chunk vectors.  Read as 8-byte loads from a
+    // zero-padded copy.
+    uint8_t padded[7 * kMultisetChunks + 1] = {};
+    memcpy(padded, item, len);
     uint64_t chunk[kMultisetChunks];
     size_t n = (len + 6) / 7;
     for (size_t j = 0; j < n; j++) {
-        uint64_t v = 0;
-        size_t take = std::min<size_t>(7, len - 7 * j);
-        for (size_t i = 0; i < take; i++)
-            v |= static_cast<uint64_t>(b[7 * j + i]) << (8 * i);
-        chunk[j] = v;
+        uint64_t v;
+        memcpy(&v, padded + 7 * j, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap64(v);
+#endif
+        chunk[j] = v & ((uint64_t{1} << 56) - 1);
     }
     for (int r = 0; r < kMultisetInstances; r++) {
         // 14 products below 2^117 each: their sum fits in 128 bits.

@@ -122,15 +122,15 @@ Hash GenesisHash();
 // them one by one.  Each side multiplies (z - <a, x>) over its items x, modulo the
 // prime p = 2^61 - 1, where x is cut into 7-byte chunks, <a, x> is their inner product
 // with the coefficients a, and z and a are drawn at random for that one verification
-// and never shown.  Three such products are kept, each under its own z and a.  For two
+// and never shown.  Two such products are kept, each under its own z and a.  For two
 // different multisets of at most n items the products differ as polynomials in z and
 // a (distinct items give distinct linear factors), so by the Schwartz-Zippel lemma one
-// product agrees with probability at most n / p, and all three with at most (n / p)^3:
-// about 2^-123 for a million rows.  Nobody can aim for a collision without the key.
+// product agrees with probability at most n / p, and both with at most (n / p)^2:
+// about 2^-82 for a million rows.  Nobody can aim for a collision without the key.
 // Plain data: fingerprints live in shared memory and are merged across processes.
 constexpr size_t kMultisetMaxItem = 3 * kHashBytes;
 constexpr size_t kMultisetChunks = (kMultisetMaxItem + 6) / 7;
-constexpr int kMultisetInstances = 3;
+constexpr int kMultisetInstances = 2;
 constexpr uint64_t kMultisetPrime = (uint64_t{1} << 61) - 1;
 // Random bytes a key is made from (8 per coefficient and per z).
 constexpr size_t kMultisetKeySeedBytes = 8 * kMultisetInstances * (kMultisetChunks + 1);
@@ -143,7 +143,7 @@ struct MultisetKey {
 };
 
 struct MultisetSum {
-    uint64_t prod[kMultisetInstances] = {1, 1, 1};
+    uint64_t prod[kMultisetInstances] = {1, 1};
 
     // Adds one item (at most kMultisetMaxItem bytes; longer is a bug: kInternal).  All
     // items of one comparison must have the same length.
