@@ -616,8 +616,12 @@ bool FollowWriter(int32 chain_id, TransactionId writer) {
         if (g_preds[i].xid == writer)
             return true;
     }
+    // Usually the writer has long committed: the commit log says so without the proc
+    // array's lock (a committed status is final; an in-progress one is checked below).
+    if (TransactionIdDidCommit(writer))
+        return true;
     if (!TransactionIdIsInProgress(writer))
-        return TransactionIdDidCommit(writer);  // committed: nothing to wait for
+        return TransactionIdDidCommit(writer);  // committed meanwhile: nothing to wait for
     EnsureLockCallback();
     Predecessor p{chain_id, writer};
     if (g_npreds == kMaxPredecessors) {
