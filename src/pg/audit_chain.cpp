@@ -96,7 +96,7 @@ void RememberHead(int32 chain_id, int32 sub, uint64 pos, const chain::Hash& hash
 int32 ChooseAndLockSub(int32 chain_id, int32 nsubs) {
     for (HeadCacheEntry& e : g_heads) {
         if (e.valid && e.chain_id == chain_id && e.lxid == MyProc->lxid) {
-            LockSub(chain_id, e.sub);  // held already: no lock-manager call
+            LockSub(chain_id, e.sub, nsubs <= 1);  // held already: no lock-manager call
             return e.sub;
         }
     }
@@ -107,10 +107,10 @@ int32 ChooseAndLockSub(int32 chain_id, int32 nsubs) {
     int32 start = MyProcPid % nsubs;
     for (int32 k = 0; k < nsubs; k++) {
         int32 s = (start + k) % nsubs;
-        if (TryLockSub(chain_id, s))
+        if (TryLockSub(chain_id, s, false))
             return s;
     }
-    LockSubSpinning(chain_id, start);
+    LockSubSpinning(chain_id, start, false);
     return start;
 }
 
@@ -188,9 +188,11 @@ int32 LockHead(int32 chain_id, int32 nsubs, const uint8* salt, uint64* pos, chai
 
 // A new link becomes its sub-chain's head: stored in keel.audit_link, and remembered by
 // this transaction and in shared memory for the next writer.
-void StoreLink(int32 chain_id, int32 sub, const uint8* salt, uint64 pos, const chain::Hash& digest,
-               const chain::Hash& link, const chain::Hash& sig, uint32 key_id, uint32 key_version) {
-    MarkPendingWriter(chain_id, sub);
+void StoreLink(int32 chain_id, int32 nsubs, int32 sub, const uint8* salt, uint64 pos,
+               const chain::Hash& digest, const chain::Hash& link, const chain::Hash& sig,
+               uint32 key_id, uint32 key_version) {
+    if (nsubs <= 1)
+        MarkPendingWriter(chain_id, sub);  // it will hand the sub-chain over at pre-commit
     InsertLink(chain_id, sub, pos, digest, link, sig, key_id, key_version);
     RememberHead(chain_id, sub, pos, link);
     SharedHeadSet(chain_id, sub, salt, pos, link, GetTopTransactionId());
@@ -480,8 +482,8 @@ KEEL_FUNCTION(keel_audit_chain_append) {
     chain::Hash link =
         chain::LinkHash(*plan->sha, plan->cfg.salt, static_cast<uint32>(sub), pos, prev, digest);
     chain::Hash sig = plan->hmac->Of(link.bytes, chain::kHashBytes);
-    StoreLink(chain_id, sub, plan->cfg.salt, pos, digest, link, sig, plan->key_id,
-              plan->key_version);
+    StoreLink(chain_id, plan->cfg.sub_chains, sub, plan->cfg.salt, pos, digest, link, sig,
+              plan->key_id, plan->key_version);
 
     if (!plan->cfg.has_columns)
         return PointerGetDatum(tuple);
@@ -622,7 +624,8 @@ KEEL_FUNCTION(keel_audit_chain_link_digest) {
         OPENSSL_cleanse(key.bytes, sizeof key.bytes);
         sig = mac.Of(link.bytes, keel::core::chain::kHashBytes);
     }
-    StoreLink(chain_id, sub, cfg.salt, pos, digest, link, sig, key.key_id, key.version);
+    StoreLink(chain_id, cfg.sub_chains, sub, cfg.salt, pos, digest, link, sig, key.key_id,
+              key.version);
     Datum elems[2] = {HexTextDatum(prev), HexTextDatum(sig)};
     PG_RETURN_ARRAYTYPE_P(construct_array(elems, 2, TEXTOID, -1, false, TYPALIGN_INT));
 }

@@ -593,14 +593,15 @@ void EnsureLockCallback() {
     }
 }
 
-// Takes the lock (waiting or not); true when it is held afterwards.
-bool AcquireSub(int32 chain_id, int32 sub, bool dont_wait) {
+// Takes the lock (waiting or not); true when it is held afterwards.  Without hand-over
+// it is a transaction-level lock, held to the end as before the hand-over existed.
+bool AcquireSub(int32 chain_id, int32 sub, bool dont_wait, bool handover) {
     if (HeldBySession(chain_id, sub))
         return true;
     EnsureLockCallback();
     LOCKTAG tag;
     SubLockTag(&tag, chain_id, sub);
-    bool session = g_nheld < kMaxHeldSubs;
+    bool session = handover && g_nheld < kMaxHeldSubs;
     if (LockAcquire(&tag, ExclusiveLock, session, dont_wait) == LOCKACQUIRE_NOT_AVAIL)
         return false;
     if (session)
@@ -646,8 +647,8 @@ void AwaitPendingWriters(int32 chain_id, int32 sub, bool keep) {
         (void)LockRelease(&tag, ExclusiveLock, false);
 }
 
-void LockSub(int32 chain_id, int32 sub) {
-    (void)AcquireSub(chain_id, sub, false);
+void LockSub(int32 chain_id, int32 sub, bool handover) {
+    (void)AcquireSub(chain_id, sub, false, handover);
 }
 
 // A heavyweight lock wait sleeps and is woken by the holder's release: a signal, the
@@ -666,8 +667,8 @@ constexpr int64 kSpinMinMicros = 25;
 int64 g_spin_micros = kSpinMaxMicros;
 }  // namespace
 
-void LockSubSpinning(int32 chain_id, int32 sub) {
-    if (TryLockSub(chain_id, sub))
+void LockSubSpinning(int32 chain_id, int32 sub, bool handover) {
+    if (TryLockSub(chain_id, sub, handover))
         return;
     instr_time start, now;
     INSTR_TIME_SET_CURRENT(start);
@@ -679,7 +680,7 @@ void LockSubSpinning(int32 chain_id, int32 sub) {
             sched_yield();  // the holder may be waiting for this CPU
         }
         CHECK_FOR_INTERRUPTS();
-        if (TryLockSub(chain_id, sub)) {
+        if (TryLockSub(chain_id, sub, handover)) {
             g_spin_micros = std::min(kSpinMaxMicros, g_spin_micros * 2);
             return;
         }
@@ -689,11 +690,11 @@ void LockSubSpinning(int32 chain_id, int32 sub) {
             break;
     }
     g_spin_micros = std::max(kSpinMinMicros, g_spin_micros / 2);
-    LockSub(chain_id, sub);
+    LockSub(chain_id, sub, handover);
 }
 
-bool TryLockSub(int32 chain_id, int32 sub) {
-    return AcquireSub(chain_id, sub, true);
+bool TryLockSub(int32 chain_id, int32 sub, bool handover) {
+    return AcquireSub(chain_id, sub, true, handover);
 }
 
 bool ReadLast(StateTable which, int32 chain_id, int32 sub, Snapshot snapshot, uint64* pos,

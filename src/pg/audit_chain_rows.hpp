@@ -106,10 +106,14 @@ void HmacKeyVersion(uint32 key_id, uint32 version, KeyBytes* out);
 
 // Sub-chain locks: a position is owned from the first link of a transaction to its
 // pre-commit (then handed over, see the .cpp) or its abort.
-void LockSub(int32 chain_id, int32 sub);
-bool TryLockSub(int32 chain_id, int32 sub);
+// handover: released at pre-commit with a commit dependency (chains of one sub-chain,
+// where every writer waits for the one before); otherwise held to the end of the
+// transaction (the scaling mode, whose writers rarely meet: the hand-over's extra
+// bookkeeping would cost them more than it saves).
+void LockSub(int32 chain_id, int32 sub, bool handover = true);
+bool TryLockSub(int32 chain_id, int32 sub, bool handover = true);
 // LockSub, retrying without queueing for a short while first (see the .cpp).
-void LockSubSpinning(int32 chain_id, int32 sub);
+void LockSubSpinning(int32 chain_id, int32 sub, bool handover = true);
 // The head just read (from shared memory) was appended by `writer`: this transaction
 // waits for it at pre-commit and fails with 40001 if it aborted.  False when `writer`
 // has aborted already (the entry is about to be invalidated): read the table instead.
