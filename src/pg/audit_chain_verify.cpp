@@ -158,7 +158,8 @@ std::string Tid(const ItemPointerData& tid) {
 
 class Verifier {
   public:
-    Verifier(Oid relid, const ChainConfig& cfg) : relid_(relid), cfg_(cfg) {}
+    // leaves: the chained table's partitions (or the table), collected once by the caller.
+    Verifier(const std::vector<Oid>& leaves, const ChainConfig& cfg) : cfg_(cfg), leaves_(leaves) {}
 
     // Row by row: pairs every row with its link and reports the first break precisely.
     void Run(const chain::Digest* digest);
@@ -199,7 +200,6 @@ class Verifier {
     void MatchRow(const PendingLink& l, const PendingRow& r, int64 pos);
     bool NextRow(TableRow* out);
 
-    Oid relid_;
     ChainConfig cfg_;
     chain::Sha256 sha_;
     std::map<std::pair<uint32, uint32>, std::unique_ptr<chain::HmacSha256>> keys_;
@@ -495,7 +495,6 @@ void Verifier::Begin(const chain::Digest* digest) {
             }
         }
     });
-    leaves_ = Leaves(relid_);
 }
 
 // Every remaining link, in order: heap order routes them through `ahead`.
@@ -806,12 +805,12 @@ KEEL_FUNCTION(keel_verify_audit_chain) {
     int64 pos;
     char detail[512];
     bool proven = false;
+    std::vector<Oid> leaves = Leaves(relid);
     {
-        std::vector<Oid> leaves = Leaves(relid);
         int nworkers = keel::bridge::PgCall(
             [&] { return PlanVerifyWorkers(leaves.data(), static_cast<int>(leaves.size())); });
         if (nworkers > 0) {
-            Verifier fast(relid, cfg);
+            Verifier fast(leaves, cfg);
             proven = fast.RunFast(digest.get(), nworkers);
             rows = fast.rows_checked();
             int launched = fast.workers_launched();
@@ -829,7 +828,7 @@ KEEL_FUNCTION(keel_verify_audit_chain) {
         pos = -1;
         detail[0] = '\0';
     } else {
-        Verifier v(relid, cfg);
+        Verifier v(leaves, cfg);
         v.Run(digest.get());
         rows = v.rows_checked();
         kind = v.first_break().kind;
