@@ -73,6 +73,14 @@ HeadKey KeyOf(int32 chain_id, int32 sub) {
     return k;
 }
 
+void InvalidateKey(const HeadKey& k) {
+    LWLockAcquire(g_lock, LW_EXCLUSIVE);
+    auto* e = static_cast<HeadEntry*>(hash_search(g_heads, &k, HASH_FIND, nullptr));
+    if (e != nullptr)
+        e->valid = false;
+    LWLockRelease(g_lock);
+}
+
 void InvalidateWritten() {
     if (g_heads == nullptr || g_nwritten == 0)
         return;
@@ -145,7 +153,7 @@ bool SharedHeadGet(int32 chain_id, int32 sub, const uint8* salt, uint64* pos,
 
 void SharedHeadSet(int32 chain_id, int32 sub, const uint8* salt, uint64 pos,
                    const core::chain::Hash& hash, TransactionId writer) {
-    if (g_heads == nullptr || g_overflow)
+    if (g_heads == nullptr)
         return;
     if (!g_callbacks) {
         RegisterXactCallback(OnXact, nullptr);
@@ -153,14 +161,21 @@ void SharedHeadSet(int32 chain_id, int32 sub, const uint8* salt, uint64 pos,
         g_callbacks = true;
     }
     HeadKey k = KeyOf(chain_id, sub);
+    if (g_overflow) {
+        // The entry still names the head before this link: it must not be followed.
+        InvalidateKey(k);
+        return;
+    }
     bool tracked = false;
     for (int i = 0; i < g_nwritten && !tracked; i++) {
         tracked = memcmp(&g_written[i], &k, sizeof k) == 0;
     }
     if (!tracked) {
         if (g_nwritten == kMaxWritten) {
-            // Too many chains in one transaction to track: forget everything written.
+            // Too many chains in one transaction to track (an abort could not undo what
+            // it shared): from now on share no head of this transaction.
             InvalidateWritten();
+            InvalidateKey(k);
             g_overflow = true;
             return;
         }

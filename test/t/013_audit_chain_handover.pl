@@ -4,6 +4,9 @@
 # be watched: the follower's COMMIT waits for COMMIT PREPARED and fails with 40001 after
 # ROLLBACK PREPARED; a writer that has to read the head from the table (its shared copy
 # is gone) first waits for the prepared writer, so it never links past a pending link.
+# Past the limits of what a backend tracks (32 sub-chains handed over, 16 heads shared
+# per transaction) it falls back to the transaction-level lock and to reading the
+# table, and the chains stay whole.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -14,7 +17,7 @@ my $node = PostgreSQL::Test::Cluster->new('handover');
 $node->init;
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'keel'");
 $node->append_conf('postgresql.conf', "keel.master_key_file = '$ENV{KEEL_MASTER_KEY}'");
-$node->append_conf('postgresql.conf', "max_prepared_transactions = 4");
+$node->append_conf('postgresql.conf', "max_prepared_transactions = 40");
 $node->start;
 
 $node->safe_psql('postgres', q{
@@ -87,6 +90,63 @@ $node->restart;
 $node->safe_psql('postgres', "INSERT INTO ev (note) VALUES ('r6')");
 is(chain(), '1:p1,2:f1,3:n3,4:p4,5:f4,6:r6', 'after a restart the chain continues from the table');
 is(verifies(), 't', 'the chain verifies');
+
+# 5. One transaction appends to 34 chains: more sub-chains than a backend hands over
+#    (32; the rest are locked to the end of the transaction) and more heads than it
+#    shares (16; then none, and the next writer reads the table).
+my $n = 34;
+$node->safe_psql('postgres', join('', map {
+    "CREATE TABLE many$_ (note text); SELECT keel.enable_audit_chain('many$_');" } 1 .. $n));
+my $all = sub { my ($note) = @_; join('', map { "INSERT INTO many$_ VALUES ('$note');" } 1 .. $n) };
+my $counts = sub {
+    # count of links / highest position / verifies, each distinct value once
+    return $node->safe_psql('postgres', 'SELECT DISTINCT r FROM (' . join(' UNION ALL ', map {
+        "SELECT count(*) || '/' || max(l.pos) || '/' || (SELECT ok FROM keel.verify_audit_chain('many$_'))"
+        . " FROM keel.audit_link l WHERE l.chain_id = keel._audit_chain_id('many$_')" } 1 .. $n)
+        . ') s(r) ORDER BY 1');
+};
+$node->safe_psql('postgres', 'BEGIN;' . $all->('a') . 'COMMIT;');
+$node->safe_psql('postgres', 'BEGIN;' . $all->('rolled back') . 'ROLLBACK;');
+$node->safe_psql('postgres', 'BEGIN;' . $all->('b') . 'COMMIT;');
+is($counts->(), "2/2/true", 'one transaction over 34 chains, twice, with an abort between: every chain has positions 1 and 2 and verifies');
+
+# 6. A writer that appends to more chains than it shares heads for (16) reads every
+#    further head from the table, and so first waits for that chain's writer that is
+#    still committing (prepared here); the heads it took from shared memory before that,
+#    it depends on at its COMMIT.
+my $prepare_all = sub {
+    my ($tag) = @_;
+    $node->safe_psql('postgres', "BEGIN; INSERT INTO many$_ VALUES ('$tag'); PREPARE TRANSACTION '$tag$_';")
+        for 1 .. 20;
+};
+my $follow_all = 'BEGIN;' . join('', map { "INSERT INTO many$_ VALUES ('f');" } 1 .. 20) . 'COMMIT;';
+my $waits_for = sub {
+    my ($what) = @_;
+    return $node->poll_query_until('postgres',
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE $what AND NOT granted)");
+};
+$bg = $node->background_psql('postgres', on_error_stop => 0);
+$prepare_all->('m');
+$bg->query_until(qr/sent/, "\\echo sent\n$follow_all\n");
+ok($waits_for->("locktype = 'advisory' AND objsubid = 108"),
+    'past 16 chains the writer reads the head from the table, after the prepared writer');
+$node->safe_psql('postgres', "COMMIT PREPARED 'm$_'") for 1 .. 20;
+$bg->query_safe('SELECT 1');
+is($counts->(), "2/2/true\n4/4/true", 'it commits after them, next to them in every chain');
+
+$prepare_all->('q');
+$bg->query_until(qr/sent/, "\\echo sent\n$follow_all\n");
+ok($waits_for->("locktype = 'advisory' AND objsubid = 108"), 'the writer waits again');
+$node->safe_psql('postgres', "COMMIT PREPARED 'q$_'") for 2 .. 20;
+ok($waits_for->("locktype = 'transactionid'"), 'its COMMIT waits for the one predecessor still prepared');
+$node->safe_psql('postgres', "ROLLBACK PREPARED 'q1'");
+$bg->query('SELECT 1');
+like($bg->{stderr}, qr/could not commit: the transaction before this one in an audit chain rolled back/,
+    'that one rolls back: the writer fails with 40001');
+$bg->{stderr} = '';
+is($counts->(), "2/2/true\n4/4/true\n5/5/true",
+    'the writer left nothing; the prepared writers that committed are linked');
+$bg->quit;
 
 $node->stop;
 done_testing();
