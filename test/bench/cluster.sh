@@ -38,7 +38,8 @@ CONF
     fi
     as_pg "$BIN/pg_ctl" -D "$BENCH/data" -l "$BENCH/server.log" -w start >/dev/null
     export PGHOST="$BENCH" PGPORT="$PORT" PGUSER=postgres
-    export PGOPTIONS="-c synchronous_commit=off -c jit=off -c client_min_messages=warning"
+    # BENCH_PGOPTIONS: settings added for a diagnostic run (see keel_audit_chain.sql).
+    export PGOPTIONS="-c synchronous_commit=off -c jit=off -c client_min_messages=warning${BENCH_PGOPTIONS:+ $BENCH_PGOPTIONS}"
 }
 
 bench_stop() {
