@@ -114,6 +114,17 @@ int32 ChooseAndLockSub(int32 chain_id, int32 nsubs) {
     return start;
 }
 
+void LinkRelation(Oid* relid, Oid* index, IndexInfo** info);
+
+// The OID of keel.audit_link (cached): it names the shared heads of this incarnation of
+// keel's tables, see SharedHeadGet.
+Oid LinkRelid() {
+    Oid relid, index;
+    IndexInfo* info;
+    LinkRelation(&relid, &index, &info);
+    return relid;
+}
+
 // The head of a sub-chain.  Called with the sub-chain lock held: every earlier writer
 // has finished or is committing (it handed the lock over at pre-commit).  The shared
 // head names a committing writer's link, and this transaction then depends on it.  The
@@ -128,7 +139,8 @@ void ReadHead(int32 chain_id, int32 sub, const uint8* salt, uint64* pos, chain::
         return;
     }
     TransactionId writer;
-    if (SharedHeadGet(chain_id, sub, salt, pos, hash, &writer) && FollowWriter(chain_id, writer))
+    if (SharedHeadGet(chain_id, sub, salt, LinkRelid(), pos, hash, &writer) &&
+        FollowWriter(chain_id, writer))
         return;
     AwaitPendingWriters(chain_id, sub, false);
     chain::Hash sig;
@@ -150,8 +162,6 @@ Datum ByteaDatum(const uint8* data, size_t len) {
     memcpy(VARDATA(b), data, len);
     return PointerGetDatum(b);
 }
-
-void LinkRelation(Oid* relid, Oid* index, IndexInfo** info);
 
 void InsertLink(int32 chain_id, int32 sub, uint64 pos, const chain::Hash& digest,
                 const chain::Hash& link, const chain::Hash& sig, uint32 key_id,
@@ -195,7 +205,7 @@ void StoreLink(int32 chain_id, int32 nsubs, int32 sub, const uint8* salt, uint64
         MarkPendingWriter(chain_id, sub);  // it will hand the sub-chain over at pre-commit
     InsertLink(chain_id, sub, pos, digest, link, sig, key_id, key_version);
     RememberHead(chain_id, sub, pos, link);
-    SharedHeadSet(chain_id, sub, salt, pos, link, GetTopTransactionId());
+    SharedHeadSet(chain_id, sub, salt, LinkRelid(), pos, link, GetTopTransactionId());
 }
 
 // ---------------------------------------------------------------- append trigger

@@ -27,6 +27,10 @@ struct HeadEntry {
     HeadKey key;
     bool valid;
     uint8 salt[core::chain::kSaltBytes];  // a chain id reused after DROP/CREATE EXTENSION misses
+    // keel.audit_link's OID: a dump restored over the database (pg_restore --clean: DROP
+    // and CREATE EXTENSION, then the old rows) brings back the same chain id and salt with
+    // an older head, but always in a new keel.audit_link, so the entry misses.
+    Oid link_rel;
     uint64 pos;
     uint8 hash[core::chain::kHashBytes];
     TransactionId writer;
@@ -133,7 +137,7 @@ void RequestHeadCacheShmem() {
     shmem_startup_hook = ShmemStartup;
 }
 
-bool SharedHeadGet(int32 chain_id, int32 sub, const uint8* salt, uint64* pos,
+bool SharedHeadGet(int32 chain_id, int32 sub, const uint8* salt, Oid link_rel, uint64* pos,
                    core::chain::Hash* hash, TransactionId* writer) {
     if (g_heads == nullptr || g_overflow)
         return false;
@@ -141,7 +145,8 @@ bool SharedHeadGet(int32 chain_id, int32 sub, const uint8* salt, uint64* pos,
     bool found = false;
     LWLockAcquire(g_lock, LW_SHARED);
     auto* e = static_cast<HeadEntry*>(hash_search(g_heads, &k, HASH_FIND, nullptr));
-    if (e != nullptr && e->valid && memcmp(e->salt, salt, sizeof e->salt) == 0) {
+    if (e != nullptr && e->valid && memcmp(e->salt, salt, sizeof e->salt) == 0 &&
+        e->link_rel == link_rel) {
         *pos = e->pos;
         memcpy(hash->bytes, e->hash, sizeof e->hash);
         *writer = e->writer;
@@ -151,7 +156,7 @@ bool SharedHeadGet(int32 chain_id, int32 sub, const uint8* salt, uint64* pos,
     return found;
 }
 
-void SharedHeadSet(int32 chain_id, int32 sub, const uint8* salt, uint64 pos,
+void SharedHeadSet(int32 chain_id, int32 sub, const uint8* salt, Oid link_rel, uint64 pos,
                    const core::chain::Hash& hash, TransactionId writer) {
     if (g_heads == nullptr)
         return;
@@ -186,6 +191,7 @@ void SharedHeadSet(int32 chain_id, int32 sub, const uint8* salt, uint64 pos,
     if (e != nullptr) {
         e->valid = true;
         memcpy(e->salt, salt, sizeof e->salt);
+        e->link_rel = link_rel;
         e->pos = pos;
         memcpy(e->hash, hash.bytes, sizeof e->hash);
         e->writer = writer;

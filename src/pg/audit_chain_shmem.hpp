@@ -16,11 +16,13 @@ namespace keel::pg::audit {
 
 void RequestHeadCacheShmem();  // from _PG_init, while preloading
 // salt: the chain's salt (kSaltBytes); an entry made for another chain with the same id misses.
+// link_rel: the OID of keel.audit_link; an entry made before the extension was dropped and
+// created again (a dump restored over the database) misses, even for the same chain and salt.
 // writer: the top-level transaction that appended the head link (it may still be
 // committing: the sub-chain lock is handed over at pre-commit, see audit_chain_rows.hpp).
-bool SharedHeadGet(int32 chain_id, int32 sub, const uint8* salt, uint64* pos,
+bool SharedHeadGet(int32 chain_id, int32 sub, const uint8* salt, Oid link_rel, uint64* pos,
                    core::chain::Hash* hash, TransactionId* writer);
-void SharedHeadSet(int32 chain_id, int32 sub, const uint8* salt, uint64 pos,
+void SharedHeadSet(int32 chain_id, int32 sub, const uint8* salt, Oid link_rel, uint64 pos,
                    const core::chain::Hash& hash, TransactionId writer);
 // Invalidates the entries this transaction wrote (it is aborting).  The sub-chain locks
 // call it before they are released; the cache's own abort callback does it too.

@@ -6,7 +6,8 @@
 # is gone) first waits for the prepared writer, so it never links past a pending link.
 # Past the limits of what a backend tracks (32 sub-chains handed over, 16 heads shared
 # per transaction) it falls back to the transaction-level lock and to reading the
-# table, and the chains stay whole.
+# table, and the chains stay whole.  A dump restored over the database while the server
+# runs is not mistaken for the chain that shared memory remembers.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -147,6 +148,30 @@ $bg->{stderr} = '';
 is($counts->(), "2/2/true\n4/4/true\n5/5/true",
     'the writer left nothing; the prepared writers that committed are linked');
 $bg->quit;
+
+# 7. A dump restored over the same database (pg_restore --clean: DROP and CREATE
+#    EXTENSION, then the dumped rows) brings the chain back with its id and salt and an
+#    older head, while shared memory still holds the newer head of the dropped tables:
+#    the next writer links to the restored head, not to the one it remembers.
+$node->safe_psql('postgres', 'CREATE DATABASE rdb');
+$node->safe_psql('rdb', q{
+    CREATE EXTENSION keel;
+    CREATE TABLE rt (note text);
+    SELECT keel.enable_audit_chain('rt');
+    INSERT INTO rt VALUES ('a'), ('b');
+});
+my $dump = "$PostgreSQL::Test::Utils::tmp_check/rdb.dump";
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('rdb') ], 'pg_dump -Fc');
+$node->safe_psql('rdb', "INSERT INTO rt VALUES ('c'), ('d')");
+$node->command_ok([ 'pg_restore', '--clean', '--if-exists', '-d', $node->connstr('rdb'), $dump ],
+    'pg_restore --clean over the same database, server running');
+$node->safe_psql('rdb', "INSERT INTO rt VALUES ('e')");
+is($node->safe_psql('rdb', q{
+    SELECT string_agg(l.pos || ':' || t.note, ',' ORDER BY l.pos)
+      FROM keel.audit_link l JOIN rt t ON keel._audit_row_digest(l.chain_id, t) = l.row_digest}),
+    '1:a,2:b,3:e', 'after the restore the next writer links to the restored head');
+is($node->safe_psql('rdb', q{SELECT ok FROM keel.verify_audit_chain('rt')}), 't',
+    'the restored chain verifies');
 
 $node->stop;
 done_testing();
