@@ -590,6 +590,20 @@ KEEL_FUNCTION(keel_audit_row_digest) {
     PG_RETURN_BYTEA_P(out);
 }
 
+namespace {
+// The position of a sub-chain's head (its last link, else its last checkpoint) as the
+// snapshot sees it; 0 when empty.
+uint64 HeadPosition(int32 chain_id, int32 sub, Snapshot snapshot) {
+    uint64 link_pos = 0, checkpoint_pos = 0;
+    chain::Hash hash, sig;
+    uint32 kid, kver;
+    (void)ReadLast(StateTable::kLink, chain_id, sub, snapshot, &link_pos, &hash, &sig, &kid, &kver);
+    (void)ReadLast(StateTable::kCheckpoint, chain_id, sub, snapshot, &checkpoint_pos, &hash, &sig,
+                   &kid, &kver);
+    return std::max(link_pos, checkpoint_pos);
+}
+}  // namespace
+
 KEEL_FUNCTION(keel_audit_lock_chain) {
     int32 chain_id = PG_GETARG_INT32(0);
     ChainConfig cfg;
@@ -597,6 +611,27 @@ KEEL_FUNCTION(keel_audit_lock_chain) {
     for (int32 s = 0; s < cfg.sub_chains; s++) {
         LockSub(chain_id, s);
         AwaitPendingWriters(chain_id, s, true);
+    }
+    // The caller (the retention path) reads the chain and the partition with its own
+    // snapshot.  In REPEATABLE READ or SERIALIZABLE that snapshot may predate links that
+    // committed before the locks were granted: it would checkpoint an old head and drop
+    // rows appended since, whose links would then have no row (a hole).  Chain order is
+    // commit order, so any such link makes the true head (SnapshotSelf, every committed
+    // writer having ended) lie past the snapshot's head.
+    if (IsolationUsesXactSnapshot()) {
+        Snapshot snapshot = GetTransactionSnapshot();
+        for (int32 s = 0; s < cfg.sub_chains; s++) {
+            if (HeadPosition(chain_id, s, SnapshotSelf) != HeadPosition(chain_id, s, snapshot)) {
+                ereport(ERROR,
+                        (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                         errmsg("could not serialize access: an audit chain changed after this "
+                                "transaction's snapshot was taken"),
+                         errdetail("Sub-chain %d of audit chain %d has links that this "
+                                   "transaction's snapshot does not show.",
+                                   s, chain_id),
+                         errhint("Retry the transaction, or run it at READ COMMITTED.")));
+            }
+        }
     }
     PG_RETURN_VOID();
 }
