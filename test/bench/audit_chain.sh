@@ -8,7 +8,8 @@
 #     TRIALS: CPU_ROWS single-row transactions (one INSERT + COMMIT each, in a
 #     procedure) per variant, and verify of the chain by keel (VERIFY_ROWS rows) and by
 #     the peer (PEER_VERIFY_ROWS rows, VERIFY_ROWS by default), keel in one process and
-#     with its parallel pass, CPU and wall time.
+#     with its parallel pass, CPU and wall time; and the WAL each one-row transaction
+#     writes.
 # Usage: test/bench/audit_chain.sh   (DURATION TRIALS VERIFY_ROWS CPU_ROWS BENCH_PORT settable)
 set -euo pipefail
 . "$(dirname "$0")/cluster.sh"
@@ -62,7 +63,7 @@ SELECT (f[14]::bigint + f[15]::bigint) - :c0 AS workers FROM regexp_split_to_arr
 SELECT ((f[12]::bigint + f[13]::bigint) - :t0 + :workers) / 100.0 || ' ' || round(:wall, 3) FROM regexp_split_to_array(split_part(pg_read_file('/proc/' || :pid || '/stat'), ') ', 2), ' ') f;
 SQL
 }
-declare -A BEST
+declare -A BEST WAL
 names=(); calls=()
 for v in $VARIANTS; do names+=("${v%%=*}"); calls+=("${v#*=}"); done
 n=${#names[@]}
@@ -71,8 +72,10 @@ for ((t = 0; t < TRIALS; t++)); do
     for ((j = 0; j < n; j++)); do
         i=$(((j + t) % n)); label="${names[$i]}"
         "${PSQL[@]}" -c "SELECT audit_chain_set_trigger('${calls[$i]}')" -c "SELECT audit_chain_reset()" -c "CHECKPOINT" >/dev/null
+        lsn="$("${PSQL[@]}" -c "SELECT pg_current_wal_insert_lsn()")"
         s="$(cpu_of "CALL bench_one_row_txns($CPU_ROWS);" | awk '{printf "%.2f", $1}')"
-        note "trial $((t + 1)) $label: ${s}s CPU"
+        WAL[$label]="$("${PSQL[@]}" -c "SELECT round(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$lsn') / $CPU_ROWS)")"
+        note "trial $((t + 1)) $label: ${s}s CPU, ${WAL[$label]} bytes of WAL per transaction"
         if [ -z "${BEST[$label]:-}" ] || awk -v a="$s" -v b="${BEST[$label]}" 'BEGIN{exit !(a<b)}'; then BEST[$label]="$s"; fi
     done
 done
@@ -101,11 +104,11 @@ for ((t = 0; t < TRIALS; t++)); do
 done
 "${PSQL[@]}" -c "SELECT audit_chain_set_trigger(NULL)" >/dev/null
 {
-    echo "| variant | best backend CPU for $CPU_ROWS one-row transactions (s) | CPU per transaction (us) | chain cost per row (us) |"
-    echo "|---|---|---|---|"
+    echo "| variant | best backend CPU for $CPU_ROWS one-row transactions (s) | CPU per transaction (us) | chain cost per row (us) | WAL per transaction (bytes, last trial) |"
+    echo "|---|---|---|---|---|"
     for l in "${names[@]}"; do
-        awk -v l="$l" -v s="${BEST[$l]}" -v b="${BEST[plain]}" -v n="$CPU_ROWS" \
-            'BEGIN{printf "| %s | %.2f | %.1f | %s |\n", l, s, s/n*1e6, (l=="plain")?"baseline":sprintf("%.1f", (s-b)/n*1e6)}'
+        awk -v l="$l" -v s="${BEST[$l]}" -v b="${BEST[plain]}" -v n="$CPU_ROWS" -v w="${WAL[$l]}" \
+            'BEGIN{printf "| %s | %.2f | %.1f | %s | %s |\n", l, s, s/n*1e6, (l=="plain")?"baseline":sprintf("%.1f", (s-b)/n*1e6), w}'
     done
     awk -v k="${BEST[keel]}" -v p="${BEST[peer]}" -v b="${BEST[plain]}" \
         'BEGIN{printf "\nkeel chain cost / peer chain cost = %.2f\n", (k-b)/(p-b)}'
