@@ -149,7 +149,31 @@ is($counts->(), "2/2/true\n4/4/true\n5/5/true",
     'the writer left nothing; the prepared writers that committed are linked');
 $bg->quit;
 
-# 7. A dump restored over the same database (pg_restore --clean: DROP and CREATE
+# 7. The scaling mode locks a sub-chain at transaction level, so a savepoint that took
+#    the lock gives it up when it rolls back, and another writer may take that sub-chain.
+#    The writer must then wait for a sub-chain again and link to its true head, not to
+#    the one it remembers having written.
+$node->safe_psql('postgres', q{CREATE TABLE sc (note text); SELECT keel.enable_audit_chain('sc', sub_chains => 2);});
+my ($w1, $w2, $w3) = map { $node->background_psql('postgres', on_error_stop => 0) } 1 .. 3;
+$w1->query_safe("BEGIN; SAVEPOINT a; INSERT INTO sc VALUES ('undone'); ROLLBACK TO SAVEPOINT a;");
+$w2->query_safe("BEGIN; INSERT INTO sc VALUES ('w2');");
+$w3->query_safe("BEGIN; INSERT INTO sc VALUES ('w3');");  # both sub-chains are taken now
+$w1->query_until(qr/sent/, "\\echo sent\nINSERT INTO sc VALUES ('w1');\n");
+ok($waits_for->("locktype = 'advisory' AND objsubid = 107"),
+    'after its savepoint rolled back the writer waits for a sub-chain');
+$w2->query_safe('COMMIT');
+$w3->query_safe('COMMIT');
+$w1->query_safe('COMMIT');
+is($node->safe_psql('postgres', q{
+    SELECT string_agg(n || '/' || m, ',' ORDER BY n) FROM (
+        SELECT count(*) AS n, max(l.pos) AS m FROM keel.audit_link l
+         WHERE l.chain_id = keel._audit_chain_id('sc') GROUP BY l.sub) s}),
+    '1/1,2/2', 'three links, positions without gap or fork in each sub-chain');
+is($node->safe_psql('postgres', q{SELECT ok FROM keel.verify_audit_chain('sc')}), 't',
+    'the scaling-mode chain verifies');
+$_->quit for $w1, $w2, $w3;
+
+# 8. A dump restored over the same database (pg_restore --clean: DROP and CREATE
 #    EXTENSION, then the dumped rows) brings the chain back with its id and salt and an
 #    older head, while shared memory still holds the newer head of the dropped tables:
 #    the next writer links to the restored head, not to the one it remembers.
