@@ -25,6 +25,7 @@ extern "C" {
 #include "portability/instr_time.h"
 #include "utils/array.h"
 #include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
 #include "access/transam.h"
 #include "utils/syscache.h"
 #include "utils/uuid.h"
@@ -617,11 +618,16 @@ bool FollowWriter(int32 chain_id, TransactionId writer) {
         if (g_preds[i].xid == writer)
             return true;
     }
-    // Usually the writer has long committed: the commit log says so without the proc
-    // array's lock (a committed status is final; an in-progress one is checked below).
-    if (TransactionIdDidCommit(writer))
-        return true;
-    if (!TransactionIdIsInProgress(writer))
+    // Usually the writer ended before this transaction's snapshot: nothing to wait for.
+    if (TransactionIdPrecedes(writer, RecentXmin))
+        return TransactionIdDidCommit(writer);
+    // The commit log is not enough: a writer marked committed there is still in the
+    // proc array until it ends, and new snapshots do not see it yet.  Were this
+    // transaction to commit first, a snapshot taken meanwhile (a verification, or the
+    // REPEATABLE READ snapshot of a pg_dump) would see this link without the one it
+    // follows.  So it depends on the writer as on any committing one; at pre-commit it
+    // has usually ended (AwaitPredecessor), and the proc array is checked only then.
+    if (!TransactionIdDidCommit(writer) && !TransactionIdIsInProgress(writer))
         return TransactionIdDidCommit(writer);  // committed meanwhile: nothing to wait for
     EnsureLockCallback();
     Predecessor p{chain_id, writer};
