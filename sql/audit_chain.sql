@@ -368,6 +368,26 @@ SET ROLE audit_chain_app;
 SELECT ok, rows_checked FROM keel.verify_audit_chain('events');
 RESET ROLE;
 
+-- ---------------------------------------------------------------- ON CONFLICT
+-- DO NOTHING is refused: the row is linked before the conflict check, and a skipped
+-- row would leave its link behind.  DO UPDATE fails only on a conflict (the update is
+-- refused) and takes its link along.
+CREATE TABLE uniq (id int PRIMARY KEY, note text);
+SELECT keel.enable_audit_chain('uniq', key_name => 'audit_chain_test') > 0 AS enabled;
+INSERT INTO uniq VALUES (1, 'a');
+INSERT INTO uniq VALUES (1, 'b') ON CONFLICT DO NOTHING;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+WITH w AS (INSERT INTO uniq VALUES (2, 'c') ON CONFLICT (id) DO NOTHING RETURNING id)
+SELECT count(*) FROM w;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+INSERT INTO uniq VALUES (1, 'd') ON CONFLICT (id) DO UPDATE SET note = excluded.note;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+INSERT INTO uniq VALUES (3, 'e') ON CONFLICT (id) DO UPDATE SET note = excluded.note;
+EXPLAIN (COSTS OFF) INSERT INTO uniq VALUES (1, 'b') ON CONFLICT DO NOTHING;
+SELECT id, note FROM uniq ORDER BY id;
+SELECT ok, rows_checked FROM keel.verify_audit_chain('uniq');
+SELECT keel.disable_audit_chain('uniq', forget => true);
+
 -- ---------------------------------------------------------------- disable
 SELECT keel.disable_audit_chain('wide', forget => true);
 SELECT keel.disable_audit_chain('wide');
