@@ -619,8 +619,16 @@ bool FollowWriter(int32 chain_id, TransactionId writer) {
             return true;
     }
     // Usually the writer ended before this transaction's snapshot: nothing to wait for.
-    if (TransactionIdPrecedes(writer, RecentXmin))
-        return TransactionIdDidCommit(writer);
+    // But the head of a chain left idle for a million transactions or so may name a
+    // writer whose status vacuum has since truncated from the commit log (looking it up
+    // would fail, and so would every append until a restart): the table has the head.
+    if (TransactionIdPrecedes(writer, RecentXmin)) {
+        LWLockAcquire(XactTruncationLock, LW_SHARED);
+        bool committed = !TransactionIdPrecedes(writer, ShmemVariableCache->oldestClogXid) &&
+                         TransactionIdDidCommit(writer);
+        LWLockRelease(XactTruncationLock);
+        return committed;
+    }
     // The commit log is not enough: a writer marked committed there is still in the
     // proc array until it ends, and new snapshots do not see it yet.  Were this
     // transaction to commit first, a snapshot taken meanwhile (a verification, or the

@@ -116,7 +116,8 @@ bool TryLockSub(int32 chain_id, int32 sub, bool handover = true);
 void LockSubSpinning(int32 chain_id, int32 sub, bool handover = true);
 // The head just read (from shared memory) was appended by `writer`: this transaction
 // waits for it at pre-commit and fails with 40001 if it aborted.  False when `writer`
-// has aborted already (the entry is about to be invalidated): read the table instead.
+// has aborted already (the entry is about to be invalidated), or is so old that the
+// commit log no longer knows: read the table instead.
 bool FollowWriter(int32 chain_id, TransactionId writer);
 // Called by each transaction that appends to a sub-chain (held to its end).
 void MarkPendingWriter(int32 chain_id, int32 sub);

@@ -8,7 +8,8 @@
 # per transaction) it falls back to the transaction-level lock and to reading the
 # table, and the chains stay whole.  A dump restored over the database while the server
 # runs is not mistaken for the chain that shared memory remembers.  A predecessor that
-# has committed but is not yet visible to new snapshots is still waited for.
+# has committed but is not yet visible to new snapshots is still waited for, and one so
+# old that the commit log has forgotten it does not stop the chain.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -247,6 +248,29 @@ SKIP: {
     $p->quit;
     $w->quit;
 }
+
+# 10. A chain left idle while the cluster runs through more than a segment of the commit
+#     log, and vacuum truncates it: the chain's shared head names a writer whose status
+#     is gone from pg_xact.  The next writer reads the head from the table instead of
+#     failing (and with it every append until a restart).
+$node->safe_psql('postgres', q{
+    CREATE TABLE idle (note text); SELECT keel.enable_audit_chain('idle');
+    INSERT INTO idle VALUES ('before');
+    CREATE PROCEDURE burn_xids(n int) LANGUAGE plpgsql AS $$
+    BEGIN FOR i IN 1 .. n LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$;
+});
+$node->safe_psql('postgres', 'SET synchronous_commit = off; CALL burn_xids(2200000)');
+$node->safe_psql('postgres', 'ALTER DATABASE template0 ALLOW_CONNECTIONS true');
+$node->command_ok([ 'vacuumdb', '--all', '--freeze', '--quiet', '--maintenance-db', $node->connstr('postgres') ],
+    'vacuumdb --all --freeze');
+$node->safe_psql('postgres', 'ALTER DATABASE template0 ALLOW_CONNECTIONS false');
+ok(!-e $node->data_dir . '/pg_xact/0000', 'the commit log segment of the chain\'s last writer is gone');
+my ($ret, $out, $err) = $node->psql('postgres', "INSERT INTO idle VALUES ('after')");
+is($err, '', 'the idle chain takes a new row');
+is($node->safe_psql('postgres', q{
+    SELECT string_agg(l.pos || ':' || t.note, ',' ORDER BY l.pos)
+      FROM keel.audit_link l JOIN idle t ON keel._audit_row_digest(l.chain_id, t) = l.row_digest}),
+    '1:before,2:after', 'linked to its true head');
 
 $node->stop;
 done_testing();
