@@ -490,6 +490,7 @@ struct HeldSub {
 struct Predecessor {
     int32 chain_id;
     TransactionId xid;
+    SubTransactionId subxact;  // that followed it (a rolled-back one drops the dependency)
 };
 HeldSub g_held[kMaxHeldSubs];
 int g_nheld = 0;
@@ -587,9 +588,31 @@ void OnXactLocks(XactEvent event, void*) {
     }
 }
 
+// A rolled-back subtransaction takes its links along, and with them its reason to
+// depend on the writers it followed: the transaction reads those heads again if it
+// appends again (and depends on them again, or reads the table once they have ended).
+// Without this, a transaction whose only link after a writer rolled back to a savepoint
+// failed with 40001 when that writer rolled back.
+void OnSubXactLocks(SubXactEvent event, SubTransactionId sub, SubTransactionId parent, void*) {
+    if (event == SUBXACT_EVENT_COMMIT_SUB) {
+        for (int i = 0; i < g_npreds; i++) {
+            if (g_preds[i].subxact == sub)
+                g_preds[i].subxact = parent;
+        }
+    } else if (event == SUBXACT_EVENT_ABORT_SUB) {
+        int n = 0;
+        for (int i = 0; i < g_npreds; i++) {
+            if (g_preds[i].subxact != sub)
+                g_preds[n++] = g_preds[i];
+        }
+        g_npreds = n;
+    }
+}
+
 void EnsureLockCallback() {
     if (!g_lock_callback) {
         RegisterXactCallback(OnXactLocks, nullptr);
+        RegisterSubXactCallback(OnSubXactLocks, nullptr);
         g_lock_callback = true;
     }
 }
@@ -638,7 +661,7 @@ bool FollowWriter(int32 chain_id, TransactionId writer) {
     if (!TransactionIdDidCommit(writer) && !TransactionIdIsInProgress(writer))
         return TransactionIdDidCommit(writer);  // committed meanwhile: nothing to wait for
     EnsureLockCallback();
-    Predecessor p{chain_id, writer};
+    Predecessor p{chain_id, writer, GetCurrentSubTransactionId()};
     if (g_npreds == kMaxPredecessors) {
         AwaitPredecessor(p);  // no room to defer the wait: wait now
         return true;
