@@ -131,7 +131,8 @@ Oid LinkRelid() {
 // table is read only after every committing writer has ended; SnapshotSelf then sees
 // exactly the committed links plus this transaction's own (also those of the current
 // command).
-void ReadHead(int32 chain_id, int32 sub, const uint8* salt, uint64* pos, chain::Hash* hash) {
+void ReadHead(int32 chain_id, int32 nsubs, int32 sub, const uint8* salt, uint64* pos,
+              chain::Hash* hash) {
     HeadCacheEntry* e = FindHead(chain_id, sub);
     if (e != nullptr) {
         *pos = e->pos;
@@ -140,7 +141,7 @@ void ReadHead(int32 chain_id, int32 sub, const uint8* salt, uint64* pos, chain::
     }
     TransactionId writer;
     if (SharedHeadGet(chain_id, sub, salt, LinkRelid(), pos, hash, &writer) &&
-        FollowWriter(chain_id, writer))
+        FollowWriter(chain_id, writer, nsubs <= 1))
         return;
     AwaitPendingWriters(chain_id, sub, false);
     chain::Hash sig;
@@ -192,7 +193,7 @@ void InsertLink(int32 chain_id, int32 sub, uint64 pos, const chain::Hash& digest
 // commit, and its position and hash.  Returns the sub-chain.
 int32 LockHead(int32 chain_id, int32 nsubs, const uint8* salt, uint64* pos, chain::Hash* hash) {
     int32 sub = ChooseAndLockSub(chain_id, nsubs);
-    ReadHead(chain_id, sub, salt, pos, hash);
+    ReadHead(chain_id, nsubs, sub, salt, pos, hash);
     return sub;
 }
 
@@ -609,7 +610,9 @@ KEEL_FUNCTION(keel_audit_lock_chain) {
     ChainConfig cfg;
     LoadChainConfig(chain_id, &cfg);
     for (int32 s = 0; s < cfg.sub_chains; s++) {
-        LockSub(chain_id, s);
+        // Held like a writer of this chain holds it: the scaling mode keeps it to the end
+        // (its followers rely on that, see FollowWriter).
+        LockSub(chain_id, s, cfg.sub_chains <= 1);
         AwaitPendingWriters(chain_id, s, true);
     }
     // The caller (the retention path) reads the chain and the partition with its own

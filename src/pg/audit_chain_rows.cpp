@@ -634,7 +634,7 @@ bool AcquireSub(int32 chain_id, int32 sub, bool dont_wait, bool handover) {
 }
 }  // namespace
 
-bool FollowWriter(int32 chain_id, TransactionId writer) {
+bool FollowWriter(int32 chain_id, TransactionId writer, bool handover) {
     if (!TransactionIdIsValid(writer) || TransactionIdIsCurrentTransactionId(writer))
         return true;
     for (int i = 0; i < g_npreds; i++) {
@@ -658,8 +658,14 @@ bool FollowWriter(int32 chain_id, TransactionId writer) {
     // REPEATABLE READ snapshot of a pg_dump) would see this link without the one it
     // follows.  So it depends on the writer as on any committing one; at pre-commit it
     // has usually ended (AwaitPredecessor), and the proc array is checked only then.
-    if (!TransactionIdDidCommit(writer) && !TransactionIdIsInProgress(writer))
+    // (Without hand-over the writer kept the sub-chain lock until it had left the proc
+    // array, so the commit log is enough.)
+    if (TransactionIdDidCommit(writer)) {
+        if (!handover)
+            return true;
+    } else if (!TransactionIdIsInProgress(writer)) {
         return TransactionIdDidCommit(writer);  // committed meanwhile: nothing to wait for
+    }
     EnsureLockCallback();
     Predecessor p{chain_id, writer, GetCurrentSubTransactionId()};
     if (g_npreds == kMaxPredecessors) {
