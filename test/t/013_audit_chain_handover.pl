@@ -42,15 +42,25 @@ sub prepare_one {
     my ($note, $gid) = @_;
     $node->safe_psql('postgres', "BEGIN; INSERT INTO ev (note) VALUES ('$note'); PREPARE TRANSACTION '$gid';");
 }
+# True once a backend waits for a lock that matches $what (a condition on pg_locks).
+sub waits_for {
+    my ($what) = @_;
+    return $node->poll_query_until('postgres',
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE $what AND NOT granted)");
+}
+# Sends $sql to a background session without waiting for its result.
+sub send_async {
+    my ($session, $sql) = @_;
+    $session->query_until(qr/sent/, "\\echo sent\n$sql\n");
+}
 
 my $bg = $node->background_psql('postgres', on_error_stop => 0);
 
 # 1. The follower links while its predecessor is prepared; its COMMIT waits for it.
 prepare_one('p1', 'g1');
 $bg->query_safe("BEGIN; INSERT INTO ev (note) VALUES ('f1');");
-$bg->query_until(qr/sent/, "\\echo sent\nCOMMIT;\n");
-ok($node->poll_query_until('postgres', q{
-    SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted)}),
+send_async($bg, "COMMIT;");
+ok(waits_for("locktype = 'transactionid'"),
     'the follower links at once and its COMMIT waits for the prepared predecessor');
 $node->safe_psql('postgres', "COMMIT PREPARED 'g1'");
 $bg->query_safe('SELECT 1');
@@ -60,9 +70,8 @@ is(verifies(), 't', 'the chain verifies');
 # 2. The predecessor rolls back after handing over: the follower fails with 40001.
 prepare_one('p2', 'g2');
 $bg->query_safe("BEGIN; INSERT INTO ev (note) VALUES ('f2');");
-$bg->query_until(qr/sent/, "\\echo sent\nCOMMIT;\n");
-ok($node->poll_query_until('postgres', q{
-    SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted)}),
+send_async($bg, "COMMIT;");
+ok(waits_for("locktype = 'transactionid'"),
     'the second follower waits too');
 $node->safe_psql('postgres', "ROLLBACK PREPARED 'g2'");
 $bg->query('SELECT 1');
@@ -78,9 +87,8 @@ is(verifies(), 't', 'the chain verifies');
 #    after the prepared writer has finished.
 prepare_one('p4', 'g4');
 $bg->query_safe("BEGIN; SAVEPOINT s; INSERT INTO ev (note) VALUES ('undone'); ROLLBACK TO SAVEPOINT s;");
-$bg->query_until(qr/sent/, "\\echo sent\nINSERT INTO ev (note) VALUES ('f4');\n");
-ok($node->poll_query_until('postgres', q{
-    SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 108 AND NOT granted)}),
+send_async($bg, "INSERT INTO ev (note) VALUES ('f4');");
+ok(waits_for("locktype = 'advisory' AND objsubid = 108"),
     'the table reader waits for the prepared writer');
 $node->safe_psql('postgres', "COMMIT PREPARED 'g4'");
 $bg->query_safe('COMMIT');
@@ -123,25 +131,20 @@ my $prepare_all = sub {
         for 1 .. 20;
 };
 my $follow_all = 'BEGIN;' . join('', map { "INSERT INTO many$_ VALUES ('f');" } 1 .. 20) . 'COMMIT;';
-my $waits_for = sub {
-    my ($what) = @_;
-    return $node->poll_query_until('postgres',
-        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE $what AND NOT granted)");
-};
 $bg = $node->background_psql('postgres', on_error_stop => 0);
 $prepare_all->('m');
-$bg->query_until(qr/sent/, "\\echo sent\n$follow_all\n");
-ok($waits_for->("locktype = 'advisory' AND objsubid = 108"),
+send_async($bg, $follow_all);
+ok(waits_for("locktype = 'advisory' AND objsubid = 108"),
     'past 16 chains the writer reads the head from the table, after the prepared writer');
 $node->safe_psql('postgres', "COMMIT PREPARED 'm$_'") for 1 .. 20;
 $bg->query_safe('SELECT 1');
 is($counts->(), "2/2/true\n4/4/true", 'it commits after them, next to them in every chain');
 
 $prepare_all->('q');
-$bg->query_until(qr/sent/, "\\echo sent\n$follow_all\n");
-ok($waits_for->("locktype = 'advisory' AND objsubid = 108"), 'the writer waits again');
+send_async($bg, $follow_all);
+ok(waits_for("locktype = 'advisory' AND objsubid = 108"), 'the writer waits again');
 $node->safe_psql('postgres', "COMMIT PREPARED 'q$_'") for 2 .. 20;
-ok($waits_for->("locktype = 'transactionid'"), 'its COMMIT waits for the one predecessor still prepared');
+ok(waits_for("locktype = 'transactionid'"), 'its COMMIT waits for the one predecessor still prepared');
 $node->safe_psql('postgres', "ROLLBACK PREPARED 'q1'");
 $bg->query('SELECT 1');
 like($bg->{stderr}, qr/could not commit: the transaction before this one in an audit chain rolled back/,
@@ -160,8 +163,8 @@ my ($w1, $w2, $w3) = map { $node->background_psql('postgres', on_error_stop => 0
 $w1->query_safe("BEGIN; SAVEPOINT a; INSERT INTO sc VALUES ('undone'); ROLLBACK TO SAVEPOINT a;");
 $w2->query_safe("BEGIN; INSERT INTO sc VALUES ('w2');");
 $w3->query_safe("BEGIN; INSERT INTO sc VALUES ('w3');");  # both sub-chains are taken now
-$w1->query_until(qr/sent/, "\\echo sent\nINSERT INTO sc VALUES ('w1');\n");
-ok($waits_for->("locktype = 'advisory' AND objsubid = 107"),
+send_async($w1, "INSERT INTO sc VALUES ('w1');");
+ok(waits_for("locktype = 'advisory' AND objsubid = 107"),
     'after its savepoint rolled back the writer waits for a sub-chain');
 $w2->query_safe('COMMIT');
 $w3->query_safe('COMMIT');
@@ -225,12 +228,12 @@ SKIP: {
         $p->quit;
         skip "gdb cannot attach here: $gout", 4;
     }
-    $p->query_until(qr/sent/, "\\echo sent\nCOMMIT;\n");
+    send_async($p, "COMMIT;");
     $gdb->pump until $gout =~ /Breakpoint 1,/;
     my $w = $node->background_psql('postgres', on_error_stop => 0);
     my $wpid = $w->query_safe('SELECT pg_backend_pid()');
     $w->query_safe("BEGIN; INSERT INTO gp VALUES ('w');");
-    $w->query_until(qr/sent/, "\\echo sent\nCOMMIT;\n");
+    send_async($w, "COMMIT;");
     ok($node->poll_query_until('postgres', qq{
         SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $wpid AND locktype = 'transactionid' AND NOT granted)
             OR (SELECT state FROM pg_stat_activity WHERE pid = $wpid) = 'idle'}), 'the next writer commits or waits');
