@@ -77,24 +77,20 @@ HeadKey KeyOf(int32 chain_id, int32 sub) {
     return k;
 }
 
-void InvalidateKey(const HeadKey& k) {
-    LWLockAcquire(g_lock, LW_EXCLUSIVE);
-    auto* e = static_cast<HeadEntry*>(hash_search(g_heads, &k, HASH_FIND, nullptr));
-    if (e != nullptr)
-        e->valid = false;
-    LWLockRelease(g_lock);
-}
-
-void InvalidateWritten() {
-    if (g_heads == nullptr || g_nwritten == 0)
+void InvalidateKeys(const HeadKey* keys, int n) {
+    if (g_heads == nullptr || n == 0)
         return;
     LWLockAcquire(g_lock, LW_EXCLUSIVE);
-    for (int i = 0; i < g_nwritten; i++) {
-        auto* e = static_cast<HeadEntry*>(hash_search(g_heads, &g_written[i], HASH_FIND, nullptr));
+    for (int i = 0; i < n; i++) {
+        auto* e = static_cast<HeadEntry*>(hash_search(g_heads, &keys[i], HASH_FIND, nullptr));
         if (e != nullptr)
             e->valid = false;
     }
     LWLockRelease(g_lock);
+}
+
+void InvalidateWritten() {
+    InvalidateKeys(g_written, g_nwritten);
 }
 
 // Runs before the transaction's locks are released (AbortTransaction and
@@ -168,7 +164,7 @@ void SharedHeadSet(int32 chain_id, int32 sub, const uint8* salt, Oid link_rel, u
     HeadKey k = KeyOf(chain_id, sub);
     if (g_overflow) {
         // The entry still names the head before this link: it must not be followed.
-        InvalidateKey(k);
+        InvalidateKeys(&k, 1);
         return;
     }
     bool tracked = false;
@@ -180,7 +176,7 @@ void SharedHeadSet(int32 chain_id, int32 sub, const uint8* salt, Oid link_rel, u
             // Too many chains in one transaction to track (an abort could not undo what
             // it shared): from now on share no head of this transaction.
             InvalidateWritten();
-            InvalidateKey(k);
+            InvalidateKeys(&k, 1);
             g_overflow = true;
             return;
         }
