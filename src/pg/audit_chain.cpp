@@ -139,7 +139,7 @@ void ReadHead(int32 chain_id, int32 nsubs, int32 sub, const uint8* salt, uint64*
         *hash = e->hash;
         return;
     }
-    TransactionId writer;
+    FullTransactionId writer;
     if (SharedHeadGet(chain_id, sub, salt, LinkRelid(), pos, hash, &writer) &&
         FollowWriter(chain_id, writer, nsubs <= 1))
         return;
@@ -206,7 +206,7 @@ void StoreLink(int32 chain_id, int32 nsubs, int32 sub, const uint8* salt, uint64
         MarkPendingWriter(chain_id, sub);  // it will hand the sub-chain over at pre-commit
     InsertLink(chain_id, sub, pos, digest, link, sig, key_id, key_version);
     RememberHead(chain_id, sub, pos, link);
-    SharedHeadSet(chain_id, sub, salt, LinkRelid(), pos, link, GetTopTransactionId());
+    SharedHeadSet(chain_id, sub, salt, LinkRelid(), pos, link, GetTopFullTransactionId());
 }
 
 // ---------------------------------------------------------------- append trigger

@@ -634,8 +634,19 @@ bool AcquireSub(int32 chain_id, int32 sub, bool dont_wait, bool handover) {
 }
 }  // namespace
 
-bool FollowWriter(int32 chain_id, TransactionId writer, bool handover) {
-    if (!TransactionIdIsValid(writer) || TransactionIdIsCurrentTransactionId(writer))
+bool FollowWriter(int32 chain_id, FullTransactionId full_writer, bool handover) {
+    if (!FullTransactionIdIsValid(full_writer))
+        return true;
+    // A chain idle for 2^31 transactions (days on a busy server, with no restart): the
+    // writer's 32-bit id now means another transaction, or one not yet begun, whose
+    // status lookup fails, and every append with it.  Such a writer has ended: no
+    // transaction lives through 2^31 others (PostgreSQL stops assigning ids well before,
+    // to avoid wraparound).  Closer than that, the 32-bit comparisons below are sound.
+    uint64 next = U64FromFullTransactionId(ReadNextFullTransactionId());
+    if (next - U64FromFullTransactionId(full_writer) >= (uint64{1} << 31))
+        return false;  // also a writer "after" next: never made by this cluster
+    TransactionId writer = XidFromFullTransactionId(full_writer);
+    if (TransactionIdIsCurrentTransactionId(writer))
         return true;
     for (int i = 0; i < g_npreds; i++) {
         if (g_preds[i].xid == writer)

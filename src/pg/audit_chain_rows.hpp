@@ -117,9 +117,10 @@ void LockSubSpinning(int32 chain_id, int32 sub, bool handover = true);
 // The head just read (from shared memory) was appended by `writer`: this transaction
 // waits for it at pre-commit and fails with 40001 if it aborted.  False when `writer`
 // has aborted already (the entry is about to be invalidated), or is so old that the
-// commit log no longer knows: read the table instead.
+// commit log no longer knows, or that its 32-bit id has wrapped around: read the table
+// instead.
 // handover: the chain hands its sub-chains over at pre-commit (see LockSub).
-bool FollowWriter(int32 chain_id, TransactionId writer, bool handover);
+bool FollowWriter(int32 chain_id, FullTransactionId full_writer, bool handover);
 // Called by each transaction that appends to a sub-chain (held to its end).
 void MarkPendingWriter(int32 chain_id, int32 sub);
 // Waits until every transaction that appended to the sub-chain and handed its lock over

@@ -33,7 +33,7 @@ struct HeadEntry {
     Oid link_rel;
     uint64 pos;
     uint8 hash[core::chain::kHashBytes];
-    TransactionId writer;
+    FullTransactionId writer;
 };
 
 HTAB* g_heads = nullptr;
@@ -134,7 +134,7 @@ void RequestHeadCacheShmem() {
 }
 
 bool SharedHeadGet(int32 chain_id, int32 sub, const uint8* salt, Oid link_rel, uint64* pos,
-                   core::chain::Hash* hash, TransactionId* writer) {
+                   core::chain::Hash* hash, FullTransactionId* writer) {
     if (g_heads == nullptr || g_overflow)
         return false;
     HeadKey k = KeyOf(chain_id, sub);
@@ -153,7 +153,7 @@ bool SharedHeadGet(int32 chain_id, int32 sub, const uint8* salt, Oid link_rel, u
 }
 
 void SharedHeadSet(int32 chain_id, int32 sub, const uint8* salt, Oid link_rel, uint64 pos,
-                   const core::chain::Hash& hash, TransactionId writer) {
+                   const core::chain::Hash& hash, FullTransactionId writer) {
     if (g_heads == nullptr)
         return;
     if (!g_callbacks) {

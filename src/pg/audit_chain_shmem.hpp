@@ -19,11 +19,13 @@ void RequestHeadCacheShmem();  // from _PG_init, while preloading
 // link_rel: the OID of keel.audit_link; an entry made before the extension was dropped and
 // created again (a dump restored over the database) misses, even for the same chain and salt.
 // writer: the top-level transaction that appended the head link (it may still be
-// committing: the sub-chain lock is handed over at pre-commit, see audit_chain_rows.hpp).
+// committing: the sub-chain lock is handed over at pre-commit, see audit_chain_rows.hpp),
+// with its epoch: a chain may stay idle, its entry untouched, for more than 2^31
+// transactions, after which the 32-bit id names some other transaction.
 bool SharedHeadGet(int32 chain_id, int32 sub, const uint8* salt, Oid link_rel, uint64* pos,
-                   core::chain::Hash* hash, TransactionId* writer);
+                   core::chain::Hash* hash, FullTransactionId* writer);
 void SharedHeadSet(int32 chain_id, int32 sub, const uint8* salt, Oid link_rel, uint64 pos,
-                   const core::chain::Hash& hash, TransactionId writer);
+                   const core::chain::Hash& hash, FullTransactionId writer);
 // Invalidates the entries this transaction wrote (it is aborting).  The sub-chain locks
 // call it before they are released; the cache's own abort callback does it too.
 void SharedHeadAbortWritten();

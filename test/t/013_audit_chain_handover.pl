@@ -9,7 +9,8 @@
 # table, and the chains stay whole.  A dump restored over the database while the server
 # runs is not mistaken for the chain that shared memory remembers.  A predecessor that
 # has committed but is not yet visible to new snapshots is still waited for, and one so
-# old that the commit log has forgotten it does not stop the chain.
+# old that the commit log has forgotten it, or that its 32-bit id has wrapped around,
+# does not stop the chain.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -274,6 +275,47 @@ is($node->safe_psql('postgres', q{
     SELECT string_agg(l.pos || ':' || t.note, ',' ORDER BY l.pos)
       FROM keel.audit_link l JOIN idle t ON keel._audit_row_digest(l.chain_id, t) = l.row_digest}),
     '1:before,2:after', 'linked to its true head');
+
+# 11. A chain left idle for 2^31 transactions with no restart (days on a busy server):
+#     the 32-bit id of its shared head's writer has wrapped around and now names a
+#     transaction about 2^31 ahead, whose status the commit log does not have.  The next
+#     writer reads the head from the table instead of failing on that lookup (and with
+#     it every append until a restart).  gdb hands FollowWriter such an aged writer.
+SKIP: {
+    skip 'gdb is not installed', 3 if system('command -v gdb >/dev/null 2>&1') != 0;
+    $node->safe_psql('postgres', q{
+        CREATE TABLE wrap (note text); SELECT keel.enable_audit_chain('wrap');
+        INSERT INTO wrap VALUES ('wrap-1');
+    });
+    my $next = $node->safe_psql('postgres', 'SELECT pg_snapshot_xmax(pg_current_snapshot())');
+    my $p = $node->background_psql('postgres', on_error_stop => 0);
+    my $ppid = $p->query_safe('SELECT pg_backend_pid()');
+    my ($gin, $gout) = ('', '');
+    # The writer as seen 2^31 + 1000 transactions after it (unsigned arithmetic in gdb).
+    my $gdb = IPC::Run::start(
+        [ 'gdb', '-p', $ppid, '-batch', '-ex', 'break keel::pg::audit::FollowWriter', '-ex', 'continue',
+          '-ex', "set var full_writer.value = ${next}UL - 2147484648UL",
+          '-ex', 'print full_writer.value', '-ex', 'detach' ],
+        '<', \$gin, '>&', \$gout, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+    $gdb->pump until $gout =~ /Breakpoint 1 at|ptrace:|Could not attach/ || !$gdb->pumpable;
+    unless ($gout =~ /Breakpoint 1 at/) {
+        $gdb->kill_kill;
+        $p->quit;
+        skip "gdb cannot attach here: $gout", 3;
+    }
+    send_async($p, "INSERT INTO wrap VALUES ('wrap-2');");
+    $gdb->finish;
+    like($gout, qr/\$1 = \d+/, 'FollowWriter was given a writer 2^31 transactions old');
+    $p->query('SELECT 1');
+    is($node->safe_psql('postgres', q{
+        SELECT string_agg(l.pos || ':' || t.note, ',' ORDER BY l.pos)
+          FROM keel.audit_link l JOIN wrap t ON keel._audit_row_digest(l.chain_id, t) = l.row_digest
+         WHERE l.chain_id = keel._audit_chain_id('wrap')}),
+        '1:wrap-1,2:wrap-2', 'the append succeeds, linked to its true head');
+    is($node->safe_psql('postgres', q{SELECT ok FROM keel.verify_audit_chain('wrap')}), 't',
+        'the chain verifies');
+    $p->quit;
+}
 
 $node->stop;
 done_testing();
