@@ -10,7 +10,10 @@
 #     the peer (PEER_VERIFY_ROWS rows, VERIFY_ROWS by default), keel in one process and
 #     with its parallel pass, CPU and wall time; and the WAL each one-row transaction
 #     writes.
-# Usage: test/bench/audit_chain.sh   (DURATION TRIALS VERIFY_ROWS CPU_ROWS BENCH_PORT settable)
+#  3. the machine's CPU per transaction with CPU2_CLIENTS pgbench clients (2), plain
+#     against CPU2_VARIANTS (the scaling mode of 4), CPU2_TRIALS trials (TRIALS).
+# Usage: test/bench/audit_chain.sh   (DURATION TRIALS VERIFY_ROWS CPU_ROWS BENCH_PORT settable;
+#        SKIP_PGBENCH=1 skips part 1, SKIP_VERIFY=1 the verification in part 2)
 set -euo pipefail
 . "$(dirname "$0")/cluster.sh"
 cd "$KEEL_ROOT"
@@ -79,29 +82,73 @@ for ((t = 0; t < TRIALS; t++)); do
         if [ -z "${BEST[$label]:-}" ] || awk -v a="$s" -v b="${BEST[$label]}" 'BEGIN{exit !(a<b)}'; then BEST[$label]="$s"; fi
     done
 done
-say "CPU: verify (keel on $VERIFY_ROWS rows, peer on $PEER_VERIFY_ROWS rows), best of $TRIALS"
-"${PSQL[@]}" -c "SELECT audit_chain_set_trigger('keel:1')" -c "SELECT audit_chain_reset()" >/dev/null
-"${PSQL[@]}" -c "CALL audit_chain_load($VERIFY_ROWS, 100)" -c "VACUUM ANALYZE audit_events" -c "VACUUM ANALYZE keel.audit_link" -c "CHECKPOINT" >/dev/null
-# Each chain is verified after VACUUM and a CHECKPOINT, so the load's writes are not
-# measured as its verification.
-# keel verifies in one process (max_parallel_maintenance_workers = 0) and with its
-# parallel pass (the server's default of 2 workers): CPU for both, wall time too.
-for ((t = 0; t < TRIALS; t++)); do
-    read -r s w < <(cpu_of "SET max_parallel_maintenance_workers = 0; SELECT ok FROM keel.verify_audit_chain('audit_events');")
-    note "trial $((t + 1)) keel verify, one process: ${s}s CPU, ${w}s wall"
-    if [ -z "${BEST[kverify]:-}" ] || awk -v a="$s" -v b="${BEST[kverify]}" 'BEGIN{exit !(a<b)}'; then BEST[kverify]="$s"; fi
-    read -r s w < <(cpu_of "SELECT ok FROM keel.verify_audit_chain('audit_events');")
-    note "trial $((t + 1)) keel verify, parallel: ${s}s CPU (leader + workers), ${w}s wall"
-    if [ -z "${BEST[kpverify]:-}" ] || awk -v a="$w" -v b="${BEST[kpverify]}" 'BEGIN{exit !(a<b)}'; then BEST[kpverify]="$w"; fi
+# Machine CPU per transaction at CPU2_CLIENTS clients (2 by default), plain against the
+# scaling mode of 4 (and keel, peer): with every CPU busy, throughput is what the CPUs
+# give divided by the CPU each transaction takes, pgbench's own share included, so the
+# ratio of CPU per transaction estimates the throughput ratio.  It moves less with the
+# machine's neighbours than tps does: time stolen by the hypervisor, idle and I/O wait
+# are left out (/proc/stat: user + nice + system + irq + softirq).
+CPU2_CLIENTS="${CPU2_CLIENTS:-2}"; CPU2_TRIALS="${CPU2_TRIALS:-$TRIALS}"; CPU2_VARIANTS="${CPU2_VARIANTS:-plain= keel4=keel:4}"
+busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+declare -A CPU2
+c2names=(); c2calls=()
+for v in $CPU2_VARIANTS; do c2names+=("${v%%=*}"); c2calls+=("${v#*=}"); done
+say "machine CPU per transaction at $CPU2_CLIENTS clients, ${DURATION}s each, $CPU2_TRIALS trials"
+for ((t = 0; t < CPU2_TRIALS; t++)); do
+    for ((j = 0; j < ${#c2names[@]}; j++)); do
+        i=$(((j + t) % ${#c2names[@]})); label="${c2names[$i]}"
+        "${PSQL[@]}" -c "SELECT audit_chain_set_trigger('${c2calls[$i]}')" -c "SELECT audit_chain_reset()" -c "CHECKPOINT" >/dev/null
+        b0="$(busy_ticks)"
+        out="$(PGDATABASE=peerbench "$BIN/pgbench" -n -M prepared -c "$CPU2_CLIENTS" -j "$CPU2_CLIENTS" -T "$DURATION" \
+            -f "$KEEL_ROOT/../shared/peers/pgbench/audit_insert.sql" 2>&1)"
+        b1="$(busy_ticks)"
+        n="$(echo "$out" | awk '/number of transactions actually processed/{split($NF, a, "/"); print a[1]}')"
+        us="$(awk -v a="$b0" -v b="$b1" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", (b - a) * 1e6 / hz / n}')"
+        tps="$(echo "$out" | awk '/^tps = /{printf "%.0f", $3}')"
+        note "trial $((t + 1)) $label: $tps tps, $us us of machine CPU per transaction"
+        CPU2[$label]="${CPU2[$label]:-} $us"
+    done
 done
-"${PSQL[@]}" -c "SELECT audit_chain_set_trigger('audit_chain_trigger()')" -c "SELECT audit_chain_reset()" >/dev/null
-"${PSQL[@]}" -c "CALL audit_chain_load($PEER_VERIFY_ROWS, 100)" -c "VACUUM ANALYZE audit_events" -c "CHECKPOINT" >/dev/null
-for ((t = 0; t < TRIALS; t++)); do
-    read -r s w < <(cpu_of "SELECT ok FROM audit_chain_verify();")
-    note "trial $((t + 1)) peer verify: ${s}s CPU, ${w}s wall"
-    if [ -z "${BEST[pverifyw]:-}" ] || awk -v a="$w" -v b="${BEST[pverifyw]}" 'BEGIN{exit !(a<b)}'; then BEST[pverifyw]="$w"; fi
-    if [ -z "${BEST[pverify]:-}" ] || awk -v a="$s" -v b="${BEST[pverify]}" 'BEGIN{exit !(a<b)}'; then BEST[pverify]="$s"; fi
-done
+CPU2_SUMMARY="$(
+    echo "Machine CPU per transaction at $CPU2_CLIENTS clients (us, median of $CPU2_TRIALS trials of ${DURATION}s; the trials follow):"
+    for l in "${c2names[@]}"; do
+        echo "${CPU2[$l]}" | tr ' ' '\n' | grep . | sort -n | awk -v l="$l" '{a[NR]=$1} END{m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "- %s: %.1f (%s", l, m, a[1]; for(i=2;i<=NR;i++) printf ", %s", a[i]; printf ")\n"}'
+    done
+    if [ -n "${CPU2[plain]:-}" ]; then
+        for l in "${c2names[@]}"; do
+            [ "$l" = plain ] && continue
+            paste <(echo "${CPU2[plain]}" | tr ' ' '\n' | grep .) <(echo "${CPU2[$l]}" | tr ' ' '\n' | grep .) \
+                | awk '{print $1 / $2}' | sort -n | awk -v l="$l" '{a[NR]=$1} END{m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "- plain / %s (the throughput ratio it implies, median of same-trial ratios): %.3f\n", l, m}'
+        done
+    fi
+)"
+echo "$CPU2_SUMMARY"
+
+if [ -z "${SKIP_VERIFY:-}" ]; then
+    say "CPU: verify (keel on $VERIFY_ROWS rows, peer on $PEER_VERIFY_ROWS rows), best of $TRIALS"
+    "${PSQL[@]}" -c "SELECT audit_chain_set_trigger('keel:1')" -c "SELECT audit_chain_reset()" >/dev/null
+    "${PSQL[@]}" -c "CALL audit_chain_load($VERIFY_ROWS, 100)" -c "VACUUM ANALYZE audit_events" -c "VACUUM ANALYZE keel.audit_link" -c "CHECKPOINT" >/dev/null
+    # Each chain is verified after VACUUM and a CHECKPOINT, so the load's writes are not
+    # measured as its verification.
+    # keel verifies in one process (max_parallel_maintenance_workers = 0) and with its
+    # parallel pass (the server's default of 2 workers): CPU for both, wall time too.
+    for ((t = 0; t < TRIALS; t++)); do
+        read -r s w < <(cpu_of "SET max_parallel_maintenance_workers = 0; SELECT ok FROM keel.verify_audit_chain('audit_events');")
+        note "trial $((t + 1)) keel verify, one process: ${s}s CPU, ${w}s wall"
+        if [ -z "${BEST[kverify]:-}" ] || awk -v a="$s" -v b="${BEST[kverify]}" 'BEGIN{exit !(a<b)}'; then BEST[kverify]="$s"; fi
+        read -r s w < <(cpu_of "SELECT ok FROM keel.verify_audit_chain('audit_events');")
+        note "trial $((t + 1)) keel verify, parallel: ${s}s CPU (leader + workers), ${w}s wall"
+        if [ -z "${BEST[kpverify]:-}" ] || awk -v a="$w" -v b="${BEST[kpverify]}" 'BEGIN{exit !(a<b)}'; then BEST[kpverify]="$w"; fi
+    done
+    "${PSQL[@]}" -c "SELECT audit_chain_set_trigger('audit_chain_trigger()')" -c "SELECT audit_chain_reset()" >/dev/null
+    "${PSQL[@]}" -c "CALL audit_chain_load($PEER_VERIFY_ROWS, 100)" -c "VACUUM ANALYZE audit_events" -c "CHECKPOINT" >/dev/null
+    for ((t = 0; t < TRIALS; t++)); do
+        read -r s w < <(cpu_of "SELECT ok FROM audit_chain_verify();")
+        note "trial $((t + 1)) peer verify: ${s}s CPU, ${w}s wall"
+        if [ -z "${BEST[pverifyw]:-}" ] || awk -v a="$w" -v b="${BEST[pverifyw]}" 'BEGIN{exit !(a<b)}'; then BEST[pverifyw]="$w"; fi
+        if [ -z "${BEST[pverify]:-}" ] || awk -v a="$s" -v b="${BEST[pverify]}" 'BEGIN{exit !(a<b)}'; then BEST[pverify]="$s"; fi
+    done
+fi
 "${PSQL[@]}" -c "SELECT audit_chain_set_trigger(NULL)" >/dev/null
 {
     echo "| variant | best backend CPU for $CPU_ROWS one-row transactions (s) | CPU per transaction (us) | chain cost per row (us) | WAL per transaction (bytes, last trial) |"
@@ -112,8 +159,12 @@ done
     done
     awk -v k="${BEST[keel]}" -v p="${BEST[peer]}" -v b="${BEST[plain]}" \
         'BEGIN{printf "\nkeel chain cost / peer chain cost = %.2f\n", (k-b)/(p-b)}'
-    awk -v kv="${BEST[kverify]}" -v pv="${BEST[pverify]}" -v kn="$VERIFY_ROWS" -v pn="$PEER_VERIFY_ROWS" \
-        'BEGIN{printf "verify CPU: keel %.2fs for %d rows = %.0f rows/s; peer %.2fs for %d rows = %.0f rows/s; ratio %.1fx\n", kv, kn, kn/kv, pv, pn, pn/pv, (kn/kv)/(pn/pv)}'
-    awk -v kw="${BEST[kpverify]}" -v pw="${BEST[pverifyw]}" -v kn="$VERIFY_ROWS" -v pn="$PEER_VERIFY_ROWS" \
-        'BEGIN{printf "verify wall: keel (parallel pass) %.2fs for %d rows = %.0f rows/s; peer %.2fs for %d rows = %.0f rows/s; ratio %.1fx\n", kw, kn, kn/kw, pw, pn, pn/pw, (kn/kw)/(pn/pw)}'
+    if [ -z "${SKIP_VERIFY:-}" ]; then
+        awk -v kv="${BEST[kverify]}" -v pv="${BEST[pverify]}" -v kn="$VERIFY_ROWS" -v pn="$PEER_VERIFY_ROWS" \
+            'BEGIN{printf "verify CPU: keel %.2fs for %d rows = %.0f rows/s; peer %.2fs for %d rows = %.0f rows/s; ratio %.1fx\n", kv, kn, kn/kv, pv, pn, pn/pv, (kn/kv)/(pn/pv)}'
+        awk -v kw="${BEST[kpverify]}" -v pw="${BEST[pverifyw]}" -v kn="$VERIFY_ROWS" -v pn="$PEER_VERIFY_ROWS" \
+            'BEGIN{printf "verify wall: keel (parallel pass) %.2fs for %d rows = %.0f rows/s; peer %.2fs for %d rows = %.0f rows/s; ratio %.1fx\n", kw, kn, kn/kw, pw, pn, pn/pw, (kn/kw)/(pn/pw)}'
+    fi
+    echo
+    echo "$CPU2_SUMMARY"
 } | tee test/bench/out/audit_chain_cpu.md

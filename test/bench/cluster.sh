@@ -40,6 +40,22 @@ CONF
     export PGHOST="$BENCH" PGPORT="$PORT" PGUSER=postgres
     # BENCH_PGOPTIONS: settings added for a diagnostic run (see keel_audit_chain.sql).
     export PGOPTIONS="-c synchronous_commit=off -c jit=off -c client_min_messages=warning${BENCH_PGOPTIONS:+ $BENCH_PGOPTIONS}"
+    bench_warm
+}
+
+# The kernel gives a new cluster's shared memory its pages on first touch, and on a
+# virtual machine each such fault is dear (about 12 us per 4 kB page on the machine of
+# BENCHMARKS.md).  Until every buffer has been used once, the trials that run first pay
+# for it, most of all the variants that write the most pages: so fill shared_buffers
+# once (an unlogged table a little bigger than it, then dropped) before measuring.
+bench_warm() {
+    [ -n "${BENCH_NO_WARM:-}" ] && return 0
+    "$BIN/psql" -X -q -d postgres -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+SELECT (pg_size_bytes(current_setting('shared_buffers')) / 8192 * 1.1)::bigint AS pages \gset
+CREATE UNLOGGED TABLE keel_bench_warm (filler text) WITH (fillfactor = 10);
+INSERT INTO keel_bench_warm SELECT repeat('x', 500) FROM generate_series(1, :pages);
+DROP TABLE keel_bench_warm;
+SQL
 }
 
 bench_stop() {
