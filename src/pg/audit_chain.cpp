@@ -52,11 +52,19 @@ namespace {
 // rest of the transaction, unless a subtransaction that may have written rolled back).
 constexpr int kCacheSlots = 16;
 
+// The transactions this backend has ended (XactCallback counts them): what the caches
+// that hold for one transaction are keyed by.  Not MyProc->lxid: a pooled backend comes
+// round to the same 32-bit local id after 2^32 transactions (days at a high rate), and
+// an entry left from then would pass as this transaction's: a head at an old position,
+// whose link would fork the chain wherever retention had deleted the one that used to
+// stop it.
+uint64 g_xact_serial = 1;
+
 struct HeadCacheEntry {
     bool valid;
     int32 chain_id;
     int32 sub;
-    LocalTransactionId lxid;
+    uint64 xact;
     uint64 subabort_epoch;
     uint64 pos;
     chain::Hash hash;
@@ -73,7 +81,7 @@ void SubXactCallback(SubXactEvent event, SubTransactionId, SubTransactionId, voi
 
 HeadCacheEntry* FindHead(int32 chain_id, int32 sub) {
     for (HeadCacheEntry& e : g_heads) {
-        if (e.valid && e.chain_id == chain_id && e.sub == sub && e.lxid == MyProc->lxid &&
+        if (e.valid && e.chain_id == chain_id && e.sub == sub && e.xact == g_xact_serial &&
             e.subabort_epoch == g_subabort_epoch) {
             return &e;
         }
@@ -87,7 +95,7 @@ void RememberHead(int32 chain_id, int32 sub, uint64 pos, const chain::Hash& hash
         e = &g_heads[g_next_slot];
         g_next_slot = (g_next_slot + 1) % kCacheSlots;
     }
-    *e = HeadCacheEntry{true, chain_id, sub, MyProc->lxid, g_subabort_epoch, pos, hash};
+    *e = HeadCacheEntry{true, chain_id, sub, g_xact_serial, g_subabort_epoch, pos, hash};
 }
 
 // The sub-chain this transaction writes to (locked).  One sub-chain per transaction:
@@ -95,7 +103,7 @@ void RememberHead(int32 chain_id, int32 sub, uint64 pos, const chain::Hash& hash
 // one, starting from one derived from its process id, and waits only if all are busy.
 int32 ChooseAndLockSub(int32 chain_id, int32 nsubs) {
     for (HeadCacheEntry& e : g_heads) {
-        if (e.valid && e.chain_id == chain_id && e.lxid == MyProc->lxid) {
+        if (e.valid && e.chain_id == chain_id && e.xact == g_xact_serial) {
             LockSub(chain_id, e.sub, nsubs <= 1);  // held already: no lock-manager call
             return e.sub;
         }
@@ -238,7 +246,7 @@ struct AppendPlan {
     // The HMAC context of the key version last used (re-checked once per transaction).
     uint32 key_id;
     uint32 key_version;
-    LocalTransactionId key_checked_lxid;
+    uint64 key_checked_xact;  // g_xact_serial
     chain::HmacSha256* hmac;
     MemoryContext key_cxt;
 };
@@ -257,12 +265,12 @@ IndexInfo* g_link_index_info = nullptr;
 MemoryContext g_graveyard = nullptr;
 
 void XactCallback(XactEvent event, void*) {
-    if (g_graveyard == nullptr)
-        return;
     if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
         event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
         event == XACT_EVENT_PREPARE) {
-        MemoryContextReset(g_graveyard);
+        g_xact_serial++;
+        if (g_graveyard != nullptr)
+            MemoryContextReset(g_graveyard);
     }
 }
 
@@ -388,7 +396,7 @@ void GetAppendPlan(TriggerData* td, AppendPlan* out) {
     int32 chain_id = static_cast<int32>(parsed);
     KeyBytes key;
     if (AppendPlan* p = FindPlan(relid, chain_id)) {
-        if (p->key_checked_lxid == MyProc->lxid) {
+        if (p->key_checked_xact == g_xact_serial) {
             *out = *p;
             return;
         }
@@ -403,7 +411,7 @@ void GetAppendPlan(TriggerData* td, AppendPlan* out) {
                 throw;
             }
             OPENSSL_cleanse(key.bytes, sizeof key.bytes);
-            p->key_checked_lxid = MyProc->lxid;
+            p->key_checked_xact = g_xact_serial;
             *out = *p;
             return;
         }
@@ -436,7 +444,7 @@ void GetAppendPlan(TriggerData* td, AppendPlan* out) {
         throw;
     }
     OPENSSL_cleanse(key.bytes, sizeof key.bytes);
-    p.key_checked_lxid = MyProc->lxid;
+    p.key_checked_xact = g_xact_serial;
     p.chain_id = chain_id;
     p.valid = true;
     MemoryContextSetParent(p.cxt, TopMemoryContext);

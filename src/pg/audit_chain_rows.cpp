@@ -641,7 +641,8 @@ bool FollowWriter(int32 chain_id, FullTransactionId full_writer, bool handover) 
     // writer's 32-bit id now means another transaction, or one not yet begun, whose
     // status lookup fails, and every append with it.  Such a writer has ended: no
     // transaction lives through 2^31 others (PostgreSQL stops assigning ids well before,
-    // to avoid wraparound).  Closer than that, the 32-bit comparisons below are sound.
+    // to avoid wraparound).  Closer than that, the 32-bit comparisons below are sound:
+    // RecentXmin and the commit log's horizon are within 2^31 of next for the same reason.
     uint64 next = U64FromFullTransactionId(ReadNextFullTransactionId());
     if (next - U64FromFullTransactionId(full_writer) >= (uint64{1} << 31))
         return false;  // also a writer "after" next: never made by this cluster

@@ -87,7 +87,9 @@ done
 # give divided by the CPU each transaction takes, pgbench's own share included, so the
 # ratio of CPU per transaction estimates the throughput ratio.  It moves less with the
 # machine's neighbours than tps does: time stolen by the hypervisor, idle and I/O wait
-# are left out (/proc/stat: user + nice + system + irq + softirq).
+# are left out (/proc/stat: user + nice + system + irq + softirq).  Only for variants
+# that keep every CPU busy: one chain's writers (keel's default mode, the peer) wait for
+# each other, and their CPU per transaction says nothing of their throughput.
 CPU2_CLIENTS="${CPU2_CLIENTS:-2}"; CPU2_TRIALS="${CPU2_TRIALS:-$TRIALS}"; CPU2_VARIANTS="${CPU2_VARIANTS:-plain= keel4=keel:4}"
 busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 declare -A CPU2

@@ -219,7 +219,8 @@ SKIP: {
     my $release = "$PostgreSQL::Test::Utils::tmp_check/gdb_release";
     my ($gin, $gout) = ('', '');
     my $gdb = IPC::Run::start(
-        [ 'gdb', '-p', $ppid, '-batch', '-ex', 'break ProcArrayEndTransaction', '-ex', 'continue',
+        [ 'gdb', '-p', $ppid, '-batch', '-iex', 'handle SIGUSR1 SIGUSR2 SIGPIPE nostop noprint pass',
+          '-iex', 'set debuginfod enabled off', '-ex', 'break ProcArrayEndTransaction', '-ex', 'continue',
           '-ex', "shell while [ ! -e $release ]; do sleep 0.05; done", '-ex', 'detach' ],
         '<', \$gin, '>&', \$gout, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
     $gdb->pump until $gout =~ /Breakpoint 1 at|ptrace:|Could not attach/ || !$gdb->pumpable;
@@ -293,11 +294,13 @@ SKIP: {
     my ($gin, $gout) = ('', '');
     # The writer as seen 2^31 + 1000 transactions after it (unsigned arithmetic in gdb).
     my $gdb = IPC::Run::start(
-        [ 'gdb', '-p', $ppid, '-batch', '-ex', 'break keel::pg::audit::FollowWriter', '-ex', 'continue',
+        [ 'gdb', '-p', $ppid, '-batch', '-iex', 'handle SIGUSR1 SIGUSR2 SIGPIPE nostop noprint pass',
+          '-iex', 'set debuginfod enabled off', '-ex', 'break keel::pg::audit::FollowWriter', '-ex', 'continue',
           '-ex', "set var full_writer.value = ${next}UL - 2147484648UL",
-          '-ex', 'print full_writer.value', '-ex', 'detach' ],
+          '-ex', 'print full_writer.value', '-ex', 'finish', '-ex', 'detach' ],
         '<', \$gin, '>&', \$gout, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-    $gdb->pump until $gout =~ /Breakpoint 1 at|ptrace:|Could not attach/ || !$gdb->pumpable;
+    $gdb->pump until $gout =~ /Breakpoint 1 at|ptrace:|Could not attach|not defined|No symbol table/
+        || !$gdb->pumpable;
     unless ($gout =~ /Breakpoint 1 at/) {
         $gdb->kill_kill;
         $p->quit;
@@ -305,7 +308,8 @@ SKIP: {
     }
     send_async($p, "INSERT INTO wrap VALUES ('wrap-2');");
     $gdb->finish;
-    like($gout, qr/\$1 = \d+/, 'FollowWriter was given a writer 2^31 transactions old');
+    like($gout, qr/\$1 = \d+.*Value returned is \$\d+ = false/s,
+        'FollowWriter, given a writer 2^31 transactions old, sends the writer to the table');
     $p->query('SELECT 1');
     is($node->safe_psql('postgres', q{
         SELECT string_agg(l.pos || ':' || t.note, ',' ORDER BY l.pos)
