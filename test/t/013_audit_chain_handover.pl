@@ -10,7 +10,8 @@
 # runs is not mistaken for the chain that shared memory remembers.  A predecessor that
 # has committed but is not yet visible to new snapshots is still waited for, and one so
 # old that the commit log has forgotten it, or that its 32-bit id has wrapped around,
-# does not stop the chain.
+# does not stop the chain.  A session that prepared a chained transaction depends on it
+# in its next one, as any other writer would.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -320,6 +321,32 @@ SKIP: {
         'the chain verifies');
     $p->quit;
 }
+
+# 12. The session that prepared a chained transaction appends again in its next one: its
+#     caches of the prepared transaction's head and lock are not taken for its own (they
+#     are kept per transaction), so the new link depends on the prepared one and fails
+#     with it.
+$node->safe_psql('postgres', q{
+    CREATE TABLE pp (note text); SELECT keel.enable_audit_chain('pp');
+    INSERT INTO pp VALUES ('pp-1');
+});
+my $q = $node->background_psql('postgres', on_error_stop => 0);
+my $qpid = $q->query_safe('SELECT pg_backend_pid()');
+# No other transaction between the two in that session.
+send_async($q, "BEGIN; INSERT INTO pp VALUES ('pp-prepared'); PREPARE TRANSACTION 'g12'; "
+    . "INSERT INTO pp VALUES ('pp-next');");
+ok(waits_for("pid = $qpid AND locktype = 'transactionid'"),
+    'the same session\'s next append waits for its prepared transaction');
+$node->safe_psql('postgres', "ROLLBACK PREPARED 'g12'");
+$q->query('SELECT 1');
+like($q->{stderr}, qr/the transaction before this one in an audit chain rolled back/,
+    'and fails when that one rolls back');
+is($node->safe_psql('postgres', q{
+    SELECT string_agg(l.pos || ':' || t.note, ',' ORDER BY l.pos)
+      FROM keel.audit_link l JOIN pp t ON keel._audit_row_digest(l.chain_id, t) = l.row_digest
+     WHERE l.chain_id = keel._audit_chain_id('pp')}), '1:pp-1', 'neither left a trace');
+is($node->safe_psql('postgres', q{SELECT ok FROM keel.verify_audit_chain('pp')}), 't', 'the chain verifies');
+$q->quit;
 
 $node->stop;
 done_testing();
