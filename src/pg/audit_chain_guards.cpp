@@ -8,6 +8,7 @@
 // is refused before anything happens.  Only the parse tree says "CONCURRENTLY", which
 // is why this guard is C++ and the others are PL/pgSQL.
 #include "bridge/guard.hpp"
+#include "pg/audit_chain_rows.hpp"
 
 extern "C" {
 #include "catalog/namespace.h"
@@ -53,9 +54,7 @@ KEEL_FUNCTION(keel_audit_chain_detach_concurrently) {
     Oid relid = PgCall([&] { return keel::pg::ConcurrentDetachTarget(parsetree); });
     if (!OidIsValid(relid))
         PG_RETURN_VOID();
-    bool chained =
-        PgCall([&] { return OidIsValid(get_trigger_oid(relid, "zz_keel_audit_chain", true)); });
-    if (!chained)
+    if (!PgCall([&] { return keel::pg::audit::IsChained(relid); }))
         PG_RETURN_VOID();
     const char* name = PgCall([&] { return get_rel_name(relid); });
     keel::core::Throw(

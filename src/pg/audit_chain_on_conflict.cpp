@@ -10,9 +10,9 @@
 #include "pg/audit_chain_on_conflict.hpp"
 
 #include "bridge/pg.hpp"
+#include "pg/audit_chain_rows.hpp"
 
 extern "C" {
-#include "commands/trigger.h"
 #include "executor/executor.h"
 #include "nodes/plannodes.h"
 #include "parser/parsetree.h"
@@ -33,7 +33,7 @@ void RefuseIfChained(PlannedStmt* stmt, Plan* plan) {
     ListCell* lc;
     foreach (lc, mt->resultRelations) {
         Oid relid = rt_fetch(lfirst_int(lc), stmt->rtable)->relid;
-        if (!OidIsValid(get_trigger_oid(relid, "zz_keel_audit_chain", true)))
+        if (!IsChained(relid))
             continue;
         ereport(ERROR,
                 (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

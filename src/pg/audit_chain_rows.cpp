@@ -17,6 +17,7 @@ extern "C" {
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "catalog/namespace.h"
+#include "commands/trigger.h"
 #include "catalog/pg_namespace.h"
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
@@ -260,6 +261,10 @@ Oid KeelRelid(const char* name) {
     if (!OidIsValid(relid))
         elog(ERROR, "keel: relation keel.%s is missing", name);
     return relid;
+}
+
+bool IsChained(Oid relid) {
+    return OidIsValid(get_trigger_oid(relid, kChainTrigger, true));
 }
 
 void LoadChainConfig(int32 chain_id, ChainConfig* out) {

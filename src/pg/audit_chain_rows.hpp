@@ -11,6 +11,11 @@ namespace keel::pg::audit {
 
 namespace chain = keel::core::chain;
 
+// The append trigger that keel.enable_audit_chain() creates (src/sql/keel/300_audit_chain.sql).
+inline constexpr char kChainTrigger[] = "zz_keel_audit_chain";
+// Whether relid carries that trigger: a chained table, or a partition of one.
+bool IsChained(Oid relid);
+
 // One column of the canonical encoding, resolved once per relation.
 enum class Enc : uint8_t {
     kInt2,

@@ -734,7 +734,7 @@ int32 ResolveChain(Oid relid, const char* fn) {
     TriggerDesc* trig = rel->trigdesc;
     for (int i = 0; trig != nullptr && i < trig->numtriggers; i++) {
         Trigger* t = &trig->triggers[i];
-        if (strcmp(t->tgname, "zz_keel_audit_chain") == 0 && t->tgnargs == 1) {
+        if (strcmp(t->tgname, kChainTrigger) == 0 && t->tgnargs == 1) {
             chain_id = pg_strtoint32(t->tgargs[0]);
         }
     }
