@@ -83,7 +83,7 @@ for ((t = 0; t < TRIALS; t++)); do
     done
 done
 # Machine CPU per transaction at CPU2_CLIENTS clients (2 by default), plain against the
-# scaling mode of 4 (and keel, peer): with every CPU busy, throughput is what the CPUs
+# scaling mode of 4: with every CPU busy, throughput is what the CPUs
 # give divided by the CPU each transaction takes, pgbench's own share included, so the
 # ratio of CPU per transaction estimates the throughput ratio.  It moves less with the
 # machine's neighbours than tps does: time stolen by the hypervisor, idle and I/O wait
@@ -111,16 +111,18 @@ for ((t = 0; t < CPU2_TRIALS; t++)); do
         CPU2[$label]="${CPU2[$label]:-} $us"
     done
 done
+# The median of the numbers in $1 (separated by blanks).
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 CPU2_SUMMARY="$(
     echo "Machine CPU per transaction at $CPU2_CLIENTS clients (us, median of $CPU2_TRIALS trials of ${DURATION}s; the trials follow):"
     for l in "${c2names[@]}"; do
-        echo "${CPU2[$l]}" | tr ' ' '\n' | grep . | sort -n | awk -v l="$l" '{a[NR]=$1} END{m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "- %s: %.1f (%s", l, m, a[1]; for(i=2;i<=NR;i++) printf ", %s", a[i]; printf ")\n"}'
+        printf -- '- %s: %.1f (%s)\n' "$l" "$(median "${CPU2[$l]}")" "$(echo ${CPU2[$l]} | tr ' ' '\n' | sort -n | paste -sd, | sed 's/,/, /g')"
     done
     if [ -n "${CPU2[plain]:-}" ]; then
         for l in "${c2names[@]}"; do
             [ "$l" = plain ] && continue
-            paste <(echo "${CPU2[plain]}" | tr ' ' '\n' | grep .) <(echo "${CPU2[$l]}" | tr ' ' '\n' | grep .) \
-                | awk '{print $1 / $2}' | sort -n | awk -v l="$l" '{a[NR]=$1} END{m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "- plain / %s (the throughput ratio it implies, median of same-trial ratios): %.3f\n", l, m}'
+            ratios="$(paste <(echo ${CPU2[plain]} | tr ' ' '\n') <(echo ${CPU2[$l]} | tr ' ' '\n') | awk '{printf "%s ", $1 / $2}')"
+            printf -- '- plain / %s (the throughput ratio it implies, median of same-trial ratios): %.3f\n' "$l" "$(median "$ratios")"
         done
     fi
 )"
