@@ -2,7 +2,8 @@
 # Audit chain: keel.enable_audit_chain against the peers' PL/pgSQL + pgcrypto chain
 # (../shared/peers/audit_chain.sql), in one cluster.
 #  1. (unless SKIP_PGBENCH) the peers' section 2 through run.sh: pgbench INSERT TPS at 1
-#     and 2 clients for plain / peer / keel / keel with 4 sub-chains, the bulk chained
+#     and 2 clients for plain / peer / keel / keel with 4 sub-chains (keel4: columns in
+#     the row; keel4b: the chain kept beside the table), the bulk chained
 #     load and keel's verify of a VERIFY_ROWS-row chain, plus the peers' tamper check;
 #  2. backend CPU time (less sensitive to a shared machine than wall time), best of
 #     TRIALS: CPU_ROWS single-row transactions (one INSERT + COMMIT each, in a
@@ -11,7 +12,8 @@
 #     with its parallel pass, CPU and wall time; and the WAL each one-row transaction
 #     writes.
 #  3. the machine's CPU per transaction with CPU2_CLIENTS pgbench clients (2), plain
-#     against CPU2_VARIANTS (the scaling mode of 4), CPU2_TRIALS trials (TRIALS).
+#     against CPU2_VARIANTS (the scaling mode of 4, both forms), CPU2_TRIALS trials
+#     (TRIALS), with the same trials' tps.
 # Usage: test/bench/audit_chain.sh   (DURATION TRIALS VERIFY_ROWS CPU_ROWS BENCH_PORT settable;
 #        SKIP_PGBENCH=1 skips part 1, SKIP_VERIFY=1 the verification in part 2)
 set -euo pipefail
@@ -20,7 +22,7 @@ cd "$KEEL_ROOT"
 DURATION="${DURATION:-5}"; TRIALS="${TRIALS:-3}"; VERIFY_ROWS="${VERIFY_ROWS:-1000000}"
 # The issue measures verification on 1M rows: the peer verifies as many rows as keel.
 CPU_ROWS="${CPU_ROWS:-20000}"; PEER_VERIFY_ROWS="${PEER_VERIFY_ROWS:-$VERIFY_ROWS}"
-VARIANTS="plain= peer=audit_chain_trigger() keel=keel:1 keel4=keel:4"
+VARIANTS="plain= peer=audit_chain_trigger() keel=keel:1 keel4=keel:4 keel4b=keel-beside:4"
 
 bench_start
 if [ -z "${SKIP_PGBENCH:-}" ]; then
@@ -90,9 +92,9 @@ done
 # are left out (/proc/stat: user + nice + system + irq + softirq).  Only for variants
 # that keep every CPU busy: one chain's writers (keel's default mode, the peer) wait for
 # each other, and their CPU per transaction says nothing of their throughput.
-CPU2_CLIENTS="${CPU2_CLIENTS:-2}"; CPU2_TRIALS="${CPU2_TRIALS:-$TRIALS}"; CPU2_VARIANTS="${CPU2_VARIANTS:-plain= keel4=keel:4}"
+CPU2_CLIENTS="${CPU2_CLIENTS:-2}"; CPU2_TRIALS="${CPU2_TRIALS:-$TRIALS}"; CPU2_VARIANTS="${CPU2_VARIANTS:-plain= keel4=keel:4 keel4b=keel-beside:4}"
 busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
-declare -A CPU2
+declare -A CPU2 TPS2
 c2names=(); c2calls=()
 for v in $CPU2_VARIANTS; do c2names+=("${v%%=*}"); c2calls+=("${v#*=}"); done
 say "machine CPU per transaction at $CPU2_CLIENTS clients, ${DURATION}s each, $CPU2_TRIALS trials"
@@ -109,10 +111,13 @@ for ((t = 0; t < CPU2_TRIALS; t++)); do
         tps="$(echo "$out" | awk '/^tps = /{printf "%.0f", $3}')"
         note "trial $((t + 1)) $label: $tps tps, $us us of machine CPU per transaction"
         CPU2[$label]="${CPU2[$label]:-} $us"
+        TPS2[$label]="${TPS2[$label]:-} $tps"
     done
 done
 # The median of the numbers in $1 (separated by blanks).
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+# "a1 a2 ..." "b1 b2 ..." -> "a1/b1 a2/b2 ..."
+same_trial_ratios() { paste <(echo $1 | tr ' ' '\n') <(echo $2 | tr ' ' '\n') | awk '{printf "%s ", $1 / $2}'; }
 CPU2_SUMMARY="$(
     echo "Machine CPU per transaction at $CPU2_CLIENTS clients (us, median of $CPU2_TRIALS trials of ${DURATION}s; the trials follow):"
     for l in "${c2names[@]}"; do
@@ -121,8 +126,11 @@ CPU2_SUMMARY="$(
     if [ -n "${CPU2[plain]:-}" ]; then
         for l in "${c2names[@]}"; do
             [ "$l" = plain ] && continue
-            ratios="$(paste <(echo ${CPU2[plain]} | tr ' ' '\n') <(echo ${CPU2[$l]} | tr ' ' '\n') | awk '{printf "%s ", $1 / $2}')"
+            ratios="$(same_trial_ratios "${CPU2[plain]}" "${CPU2[$l]}")"
             printf -- '- plain / %s (the throughput ratio it implies, median of same-trial ratios): %.3f\n' "$l" "$(median "$ratios")"
+            ratios="$(same_trial_ratios "${TPS2[$l]}" "${TPS2[plain]}")"
+            printf -- '- %s / plain tps, the same trials (median of same-trial ratios): %.3f (%s)\n' "$l" "$(median "$ratios")" \
+                "$(echo $ratios | tr ' ' '\n' | awk '{printf "%s%.3f", (NR > 1 ? ", " : ""), $1}')"
         done
     fi
 )"
