@@ -441,6 +441,18 @@ Slot* LoadRow(Cache* cache, const KeyRow& row) {
     return Insert(cache, row, unwrapped.value());
 }
 
+// A key read from the table, for a caller that wants `purpose`.  The purpose is checked
+// before unwrapping, so a wrong call costs no master-key read.
+DataKey FromRow(Cache* cache, const KeyRow& row, KeyPurpose purpose) {
+    if (row.purpose != purpose) {
+        Slot probe{};
+        probe.purpose = row.purpose;
+        std::memcpy(probe.name, row.name, sizeof probe.name);
+        FromSlot(probe, purpose);  // throws the wrong-purpose error
+    }
+    return FromSlot(*LoadRow(cache, row), purpose);
+}
+
 }  // namespace
 
 DataKey ActiveKey(const char* name, KeyPurpose purpose) {
@@ -468,13 +480,7 @@ DataKey ActiveKey(const char* name, KeyPurpose purpose) {
         Throw(ErrorKind::kUndefinedObject, "key " + quoted + " does not exist", {},
               "Create it with keel.create_key(), or see the keel.keys view for existing keys.");
     }
-    // Purpose is checked before unwrapping, so a wrong call costs no master-key read.
-    Slot probe{};
-    probe.purpose = row.purpose;
-    std::memcpy(probe.name, row.name, sizeof probe.name);
-    if (row.purpose != purpose)
-        FromSlot(probe, purpose);
-    return FromSlot(*LoadRow(cache, row), purpose);
+    return FromRow(cache, row, purpose);
 }
 
 DataKey KeyVersion(uint32_t key_id, uint32_t version, KeyPurpose purpose) {
@@ -498,12 +504,7 @@ DataKey KeyVersion(uint32_t key_id, uint32_t version, KeyPurpose purpose) {
               "The value was made with a key this database does not have.",
               "Restore keel.data_keys from the database the value came from.");
     }
-    Slot probe{};
-    probe.purpose = row.purpose;
-    std::memcpy(probe.name, row.name, sizeof probe.name);
-    if (row.purpose != purpose)
-        FromSlot(probe, purpose);
-    return FromSlot(*LoadRow(cache, row), purpose);
+    return FromRow(cache, row, purpose);
 }
 
 void MasterKeySettingChanged() {
