@@ -31,14 +31,19 @@ $node->safe_psql('postgres', q{
     SELECT keel.enable_audit_chain('ev', 'previous_hash', 'signature');
 });
 
+# A chained table's links in position order, each as pos:note (table ev by default).
 sub chain {
-    return $node->safe_psql('postgres', q{
+    my ($table, $db) = @_;
+    $table //= 'ev';
+    return $node->safe_psql($db // 'postgres', qq{
         SELECT string_agg(l.pos || ':' || t.note, ',' ORDER BY l.pos)
-          FROM keel.audit_link l JOIN ev t ON keel._audit_row_digest(l.chain_id, t) = l.row_digest
-         WHERE l.chain_id = keel._audit_chain_id('ev')});
+          FROM keel.audit_link l JOIN $table t ON keel._audit_row_digest(l.chain_id, t) = l.row_digest
+         WHERE l.chain_id = keel._audit_chain_id('$table')});
 }
 sub verifies {
-    return $node->safe_psql('postgres', q{SELECT ok FROM keel.verify_audit_chain('ev')});
+    my ($table, $db) = @_;
+    $table //= 'ev';
+    return $node->safe_psql($db // 'postgres', qq{SELECT ok FROM keel.verify_audit_chain('$table')});
 }
 sub prepare_one {
     my ($note, $gid) = @_;
@@ -49,6 +54,20 @@ sub waits_for {
     my ($what) = @_;
     return $node->poll_query_until('postgres',
         "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE $what AND NOT granted)");
+}
+# Attaches gdb in batch mode to backend $pid, to run the commands @ex, and returns it
+# with a reference to its output once it has set its first breakpoint (the output says
+# "Breakpoint 1 at") or failed to.  PostgreSQL's own signals pass through unseen.
+sub start_gdb {
+    my ($pid, @ex) = @_;
+    my ($in, $out) = ('', '');
+    my $gdb = IPC::Run::start(
+        [ 'gdb', '-p', $pid, '-batch', '-iex', 'handle SIGUSR1 SIGUSR2 SIGPIPE nostop noprint pass',
+          '-iex', 'set debuginfod enabled off', map { ('-ex', $_) } @ex ],
+        '<', \$in, '>&', \$out, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+    $gdb->pump until $out =~ /Breakpoint 1 at|ptrace:|Could not attach|not defined|No symbol table/
+        || !$gdb->pumpable;
+    return ($gdb, \$out);
 }
 # Sends $sql to a background session without waiting for its result.
 sub send_async {
@@ -176,7 +195,7 @@ is($node->safe_psql('postgres', q{
         SELECT count(*) AS n, max(l.pos) AS m FROM keel.audit_link l
          WHERE l.chain_id = keel._audit_chain_id('sc') GROUP BY l.sub) s}),
     '1/1,2/2', 'three links, positions without gap or fork in each sub-chain');
-is($node->safe_psql('postgres', q{SELECT ok FROM keel.verify_audit_chain('sc')}), 't',
+is(verifies('sc'), 't',
     'the scaling-mode chain verifies');
 $_->quit for $w1, $w2, $w3;
 
@@ -197,11 +216,9 @@ $node->safe_psql('rdb', "INSERT INTO rt VALUES ('c'), ('d')");
 $node->command_ok([ 'pg_restore', '--clean', '--if-exists', '-d', $node->connstr('rdb'), $dump ],
     'pg_restore --clean over the same database, server running');
 $node->safe_psql('rdb', "INSERT INTO rt VALUES ('e')");
-is($node->safe_psql('rdb', q{
-    SELECT string_agg(l.pos || ':' || t.note, ',' ORDER BY l.pos)
-      FROM keel.audit_link l JOIN rt t ON keel._audit_row_digest(l.chain_id, t) = l.row_digest}),
+is(chain('rt', 'rdb'),
     '1:a,2:b,3:e', 'after the restore the next writer links to the restored head');
-is($node->safe_psql('rdb', q{SELECT ok FROM keel.verify_audit_chain('rt')}), 't',
+is(verifies('rt', 'rdb'), 't',
     'the restored chain verifies');
 
 # 9. A predecessor that is marked committed in the commit log but has not yet left the
@@ -218,21 +235,16 @@ SKIP: {
     my $ppid = $p->query_safe('SELECT pg_backend_pid()');
     $p->query_safe("BEGIN; INSERT INTO gp VALUES ('p');");
     my $release = "$PostgreSQL::Test::Utils::tmp_check/gdb_release";
-    my ($gin, $gout) = ('', '');
-    my $gdb = IPC::Run::start(
-        [ 'gdb', '-p', $ppid, '-batch', '-iex', 'handle SIGUSR1 SIGUSR2 SIGPIPE nostop noprint pass',
-          '-iex', 'set debuginfod enabled off', '-ex', 'break ProcArrayEndTransaction', '-ex', 'continue',
-          '-ex', "shell while [ ! -e $release ]; do sleep 0.05; done", '-ex', 'detach' ],
-        '<', \$gin, '>&', \$gout, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-    $gdb->pump until $gout =~ /Breakpoint 1 at|ptrace:|Could not attach/ || !$gdb->pumpable;
-    unless ($gout =~ /Breakpoint 1 at/) {
+    my ($gdb, $gout) = start_gdb($ppid, 'break ProcArrayEndTransaction', 'continue',
+        "shell while [ ! -e $release ]; do sleep 0.05; done", 'detach');
+    unless ($$gout =~ /Breakpoint 1 at/) {
         IPC::Run::run([ 'touch', $release ]);
         $gdb->finish;
         $p->quit;
-        skip "gdb cannot attach here: $gout", 4;
+        skip "gdb cannot attach here: $$gout", 4;
     }
     send_async($p, "COMMIT;");
-    $gdb->pump until $gout =~ /Breakpoint 1,/;
+    $gdb->pump until $$gout =~ /Breakpoint 1,/;
     my $w = $node->background_psql('postgres', on_error_stop => 0);
     my $wpid = $w->query_safe('SELECT pg_backend_pid()');
     $w->query_safe("BEGIN; INSERT INTO gp VALUES ('w');");
@@ -240,17 +252,15 @@ SKIP: {
     ok($node->poll_query_until('postgres', qq{
         SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $wpid AND locktype = 'transactionid' AND NOT granted)
             OR (SELECT state FROM pg_stat_activity WHERE pid = $wpid) = 'idle'}), 'the next writer commits or waits');
-    is($node->safe_psql('postgres', q{SELECT ok FROM keel.verify_audit_chain('gp')}), 't',
+    is(verifies('gp'), 't',
         'meanwhile a new snapshot sees no link without the one it follows');
     IPC::Run::run([ 'touch', $release ]);
     $gdb->finish;
     $p->query('SELECT 1');
     $w->query('SELECT 1');
-    is($node->safe_psql('postgres', q{
-        SELECT string_agg(l.pos || ':' || t.note, ',' ORDER BY l.pos)
-          FROM keel.audit_link l JOIN gp t ON keel._audit_row_digest(l.chain_id, t) = l.row_digest}),
+    is(chain('gp'),
         '1:first,2:p,3:w', 'both committed, in chain order');
-    is($node->safe_psql('postgres', q{SELECT ok FROM keel.verify_audit_chain('gp')}), 't', 'the chain verifies');
+    is(verifies('gp'), 't', 'the chain verifies');
     $p->quit;
     $w->quit;
 }
@@ -273,9 +283,7 @@ $node->safe_psql('postgres', 'ALTER DATABASE template0 ALLOW_CONNECTIONS false')
 ok(!-e $node->data_dir . '/pg_xact/0000', 'the commit log segment of the chain\'s last writer is gone');
 my ($ret, $out, $err) = $node->psql('postgres', "INSERT INTO idle VALUES ('after')");
 is($err, '', 'the idle chain takes a new row');
-is($node->safe_psql('postgres', q{
-    SELECT string_agg(l.pos || ':' || t.note, ',' ORDER BY l.pos)
-      FROM keel.audit_link l JOIN idle t ON keel._audit_row_digest(l.chain_id, t) = l.row_digest}),
+is(chain('idle'),
     '1:before,2:after', 'linked to its true head');
 
 # 11. A chain left idle for 2^31 transactions with no restart (days on a busy server):
@@ -292,32 +300,23 @@ SKIP: {
     my $next = $node->safe_psql('postgres', 'SELECT pg_snapshot_xmax(pg_current_snapshot())');
     my $p = $node->background_psql('postgres', on_error_stop => 0);
     my $ppid = $p->query_safe('SELECT pg_backend_pid()');
-    my ($gin, $gout) = ('', '');
     # The writer as seen 2^31 + 1000 transactions after it (unsigned arithmetic in gdb).
-    my $gdb = IPC::Run::start(
-        [ 'gdb', '-p', $ppid, '-batch', '-iex', 'handle SIGUSR1 SIGUSR2 SIGPIPE nostop noprint pass',
-          '-iex', 'set debuginfod enabled off', '-ex', 'break keel::pg::audit::FollowWriter', '-ex', 'continue',
-          '-ex', "set var full_writer.value = ${next}UL - 2147484648UL",
-          '-ex', 'print full_writer.value', '-ex', 'finish', '-ex', 'detach' ],
-        '<', \$gin, '>&', \$gout, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-    $gdb->pump until $gout =~ /Breakpoint 1 at|ptrace:|Could not attach|not defined|No symbol table/
-        || !$gdb->pumpable;
-    unless ($gout =~ /Breakpoint 1 at/) {
+    my ($gdb, $gout) = start_gdb($ppid, 'break keel::pg::audit::FollowWriter', 'continue',
+        "set var full_writer.value = ${next}UL - 2147484648UL", 'print full_writer.value', 'finish',
+        'detach');
+    unless ($$gout =~ /Breakpoint 1 at/) {
         $gdb->kill_kill;
         $p->quit;
-        skip "gdb cannot attach here: $gout", 3;
+        skip "gdb cannot attach here: $$gout", 3;
     }
     send_async($p, "INSERT INTO wrap VALUES ('wrap-2');");
     $gdb->finish;
-    like($gout, qr/\$1 = \d+.*Value returned is \$\d+ = false/s,
+    like($$gout, qr/\$1 = \d+.*Value returned is \$\d+ = false/s,
         'FollowWriter, given a writer 2^31 transactions old, sends the writer to the table');
     $p->query('SELECT 1');
-    is($node->safe_psql('postgres', q{
-        SELECT string_agg(l.pos || ':' || t.note, ',' ORDER BY l.pos)
-          FROM keel.audit_link l JOIN wrap t ON keel._audit_row_digest(l.chain_id, t) = l.row_digest
-         WHERE l.chain_id = keel._audit_chain_id('wrap')}),
+    is(chain('wrap'),
         '1:wrap-1,2:wrap-2', 'the append succeeds, linked to its true head');
-    is($node->safe_psql('postgres', q{SELECT ok FROM keel.verify_audit_chain('wrap')}), 't',
+    is(verifies('wrap'), 't',
         'the chain verifies');
     $p->quit;
 }
@@ -341,11 +340,8 @@ $node->safe_psql('postgres', "ROLLBACK PREPARED 'g12'");
 $q->query('SELECT 1');
 like($q->{stderr}, qr/the transaction before this one in an audit chain rolled back/,
     'and fails when that one rolls back');
-is($node->safe_psql('postgres', q{
-    SELECT string_agg(l.pos || ':' || t.note, ',' ORDER BY l.pos)
-      FROM keel.audit_link l JOIN pp t ON keel._audit_row_digest(l.chain_id, t) = l.row_digest
-     WHERE l.chain_id = keel._audit_chain_id('pp')}), '1:pp-1', 'neither left a trace');
-is($node->safe_psql('postgres', q{SELECT ok FROM keel.verify_audit_chain('pp')}), 't', 'the chain verifies');
+is(chain('pp'), '1:pp-1', 'neither left a trace');
+is(verifies('pp'), 't', 'the chain verifies');
 $q->quit;
 
 $node->stop;
