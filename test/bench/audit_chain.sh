@@ -69,6 +69,8 @@ SELECT ((f[12]::bigint + f[13]::bigint) - :t0 + :workers) / 100.0 || ' ' || roun
 SQL
 }
 declare -A BEST WAL
+# keep_best KEY VALUE: BEST[KEY] becomes VALUE if it is unset or VALUE is smaller.
+keep_best() { if [ -z "${BEST[$1]:-}" ] || awk -v a="$2" -v b="${BEST[$1]}" 'BEGIN{exit !(a<b)}'; then BEST[$1]="$2"; fi; }
 names=(); calls=()
 for v in $VARIANTS; do names+=("${v%%=*}"); calls+=("${v#*=}"); done
 n=${#names[@]}
@@ -81,7 +83,7 @@ for ((t = 0; t < TRIALS; t++)); do
         s="$(cpu_of "CALL bench_one_row_txns($CPU_ROWS);" | awk '{printf "%.2f", $1}')"
         WAL[$label]="$("${PSQL[@]}" -c "SELECT round(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$lsn') / $CPU_ROWS)")"
         note "trial $((t + 1)) $label: ${s}s CPU, ${WAL[$label]} bytes of WAL per transaction"
-        if [ -z "${BEST[$label]:-}" ] || awk -v a="$s" -v b="${BEST[$label]}" 'BEGIN{exit !(a<b)}'; then BEST[$label]="$s"; fi
+        keep_best "$label" "$s"
     done
 done
 # Machine CPU per transaction at CPU2_CLIENTS clients (2 by default), plain against the
@@ -150,10 +152,10 @@ if [ -z "${SKIP_VERIFY:-}" ]; then
     for ((t = 0; t < TRIALS; t++)); do
         read -r s w < <(cpu_of "SET max_parallel_maintenance_workers = 0; SELECT ok FROM keel.verify_audit_chain('audit_events');")
         note "trial $((t + 1)) keel verify, one process: ${s}s CPU, ${w}s wall"
-        if [ -z "${BEST[kverify]:-}" ] || awk -v a="$s" -v b="${BEST[kverify]}" 'BEGIN{exit !(a<b)}'; then BEST[kverify]="$s"; fi
+        keep_best "kverify" "$s"
         read -r s w < <(cpu_of "SELECT ok FROM keel.verify_audit_chain('audit_events');")
         note "trial $((t + 1)) keel verify, parallel: ${s}s CPU (leader + workers), ${w}s wall"
-        if [ -z "${BEST[kpverify]:-}" ] || awk -v a="$w" -v b="${BEST[kpverify]}" 'BEGIN{exit !(a<b)}'; then BEST[kpverify]="$w"; fi
+        keep_best "kpverify" "$w"
     done
     "${PSQL[@]}" -c "SELECT audit_chain_set_trigger('audit_chain_trigger()')" -c "SELECT audit_chain_reset()" >/dev/null
     "${PSQL[@]}" -c "CALL audit_chain_load($PEER_VERIFY_ROWS, 100)" -c "VACUUM ANALYZE audit_events" -c "CHECKPOINT" >/dev/null
@@ -161,8 +163,8 @@ if [ -z "${SKIP_VERIFY:-}" ]; then
     for ((t = 0; t < TRIALS; t++)); do
         read -r s w < <(cpu_of "SELECT ok FROM audit_chain_verify();")
         note "trial $((t + 1)) peer verify: ${s}s CPU, ${w}s wall"
-        if [ -z "${BEST[pverifyw]:-}" ] || awk -v a="$w" -v b="${BEST[pverifyw]}" 'BEGIN{exit !(a<b)}'; then BEST[pverifyw]="$w"; fi
-        if [ -z "${BEST[pverify]:-}" ] || awk -v a="$s" -v b="${BEST[pverify]}" 'BEGIN{exit !(a<b)}'; then BEST[pverify]="$s"; fi
+        keep_best "pverifyw" "$w"
+        keep_best "pverify" "$s"
     done
 fi
 "${PSQL[@]}" -c "SELECT audit_chain_set_trigger(NULL)" >/dev/null
